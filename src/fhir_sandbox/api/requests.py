@@ -1,0 +1,92 @@
+"""Building a plain `FhirRequest` from a Starlette request (body parsed, size-limited)."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qsl
+
+import orjson
+from starlette.requests import Request
+
+from fhir_sandbox.errors import Invalid, TooLarge, UnsupportedMediaType
+from fhir_sandbox.fhir.formats import body_format, parse_body
+from fhir_sandbox.interactions.request import FhirRequest
+
+JSON_PATCH = "application/json-patch+json"
+FORM = "application/x-www-form-urlencoded"
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"The body is {declared} bytes; the limit is {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"The body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def base_url(request: Request, tenant_path: str) -> str:
+    return f"{str(request.base_url).rstrip('/')}{tenant_path}"
+
+
+async def fhir_request(
+    request: Request,
+    *,
+    tenant: str,
+    tenant_path: str,
+    limit: int,
+    resource_type: str | None = None,
+    resource_id: str | None = None,
+    version: str | None = None,
+    with_body: bool = False,
+) -> FhirRequest:
+    params = list(request.query_params.multi_items())
+    body: Any = None
+    if with_body:
+        raw = await read_body(request, limit)
+        body = _parse(request, raw)
+    return FhirRequest(
+        method=request.method,
+        tenant=tenant,
+        base_url=base_url(request, tenant_path),
+        resource_type=resource_type,
+        id=resource_id,
+        version=version,
+        params=params,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=body,
+    )
+
+
+def _parse(request: Request, raw: bytes) -> Any:
+    content_type = request.headers.get("content-type")
+    media = (content_type or "").split(";")[0].strip().lower()
+    if request.method == "PATCH":
+        if media != JSON_PATCH:
+            raise UnsupportedMediaType(
+                f"PATCH takes {JSON_PATCH} (JSON Patch); got {content_type or 'no Content-Type'}"
+            )
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise Invalid(
+                f"The JSON Patch body is not valid JSON: {exc}", code="structure"
+            ) from None
+    return parse_body(raw, body_format(content_type))
+
+
+async def form_params(request: Request, limit: int) -> list[tuple[str, str]]:
+    """`POST [type]/_search`: form parameters plus any in the URL (search.html#search)."""
+    media = (request.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if media != FORM:
+        raise UnsupportedMediaType(f"POST _search takes {FORM}; got {media or 'no Content-Type'}")
+    raw = await read_body(request, limit)
+    try:
+        form = parse_qsl(raw.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+    except UnicodeDecodeError:
+        raise Invalid("The form body is not UTF-8", code="structure") from None
+    return [*request.query_params.multi_items(), *form]

@@ -1,0 +1,84 @@
+"""`create_app(settings)`: everything is built here, nothing at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from starlette.responses import HTMLResponse
+
+from fhir_sandbox import __version__
+from fhir_sandbox.api import errors
+from fhir_sandbox.api.home import home_page
+from fhir_sandbox.api.middleware import RequestIdMiddleware
+from fhir_sandbox.api.routes import build_router
+from fhir_sandbox.config import Settings
+from fhir_sandbox.interactions.context import Context
+from fhir_sandbox.seeding import default_seed_dir, is_empty, load_seed
+from fhir_sandbox.storage.base import Repository
+from fhir_sandbox.storage.sql.repository import SqlRepository
+
+log = logging.getLogger("fhir_sandbox")
+
+
+def create_repository(settings: Settings) -> SqlRepository:
+    repository = SqlRepository(settings.resolved_database_url())
+    repository.create_schema()
+    return repository
+
+
+def create_context(settings: Settings, repository: Repository) -> Context:
+    return Context(
+        repository=repository,
+        default_page_size=settings.default_page_size,
+        max_page_size=settings.max_page_size,
+    )
+
+
+def create_app(settings: Settings | None = None, repository: Repository | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        repo = repository or create_repository(settings)
+        context = create_context(settings, repo)
+        app.state.context = context
+        if settings.seed_on_start and is_empty(context):
+            report = load_seed(
+                context, settings.seed_dir or default_seed_dir(), settings.public_base_url
+            )
+            log.info("seeded the directory: %d resources", report.written)
+        yield
+        if repository is None:
+            repo.close()
+
+    app = FastAPI(
+        title="fhir-sandbox",
+        version=__version__,
+        description="A FHIR R4 sandbox of the UK organisation and endpoint registry.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    errors.install(app)
+    router = build_router()
+    app.include_router(router, prefix="/fhir", tags=["directory"])
+    app.include_router(
+        router, prefix="/ehr/{tenant}/r4", tags=["mock EHR"], include_in_schema=False
+    )
+
+    @app.get("/", include_in_schema=False)
+    async def home() -> HTMLResponse:
+        return HTMLResponse(home_page())
+
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=settings.cors_origins,
+        allow_methods=["*"],
+        allow_headers=["*"],
+        expose_headers=["ETag", "Location", "Content-Location", "Last-Modified", "X-Request-Id"],
+    )
+    app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)
+    return app

@@ -1,0 +1,95 @@
+"""The `fhir-sandbox` command line (Typer)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from fhir_sandbox.config import Settings
+
+app = typer.Typer(
+    help="fhir-sandbox: a FHIR R4 sandbox of the UK organisation registry.", no_args_is_help=True
+)
+console = Console(stderr=True)
+
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL (env FHIR_SANDBOX_DATABASE_URL)"),
+]
+
+
+def _settings(database_url: str | None) -> Settings:
+    settings = Settings()
+    if database_url:
+        settings = settings.model_copy(update={"database_url": database_url})
+    return settings
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port")] = 8000,
+    database_url: DatabaseUrl = None,
+    workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
+) -> None:
+    """Start the server (seeding an empty directory on first start)."""
+    import uvicorn
+
+    from fhir_sandbox.app import create_app
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    settings = _settings(database_url)
+    console.print(
+        f"fhir-sandbox on http://{host}:{port}/fhir  (store: {settings.resolved_database_url()})"
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="warning",
+        access_log=False,
+    )
+
+
+@app.command()
+def seed(
+    database_url: DatabaseUrl = None,
+    reset: Annotated[bool, typer.Option("--reset", help="Wipe the directory tenant first")] = False,
+) -> None:
+    """Load the curated seed into the directory (idempotent)."""
+    from fhir_sandbox.app import create_context, create_repository
+    from fhir_sandbox.seeding import DIRECTORY_TENANT, default_seed_dir, load_seed
+
+    settings = _settings(database_url)
+    repository = create_repository(settings)
+    if reset:
+        repository.wipe(DIRECTORY_TENANT)
+    report = load_seed(
+        create_context(settings, repository),
+        settings.seed_dir or default_seed_dir(),
+        settings.public_base_url,
+    )
+    repository.close()
+    console.print(f"seed: {report.written} written, {report.unchanged} unchanged")
+
+
+@app.command()
+def openapi(
+    output: Annotated[Path, typer.Option(help="Where to write")] = Path("openapi/openapi.json"),
+) -> None:
+    """Regenerate the committed OpenAPI document from the app."""
+    from fhir_sandbox.openapi import openapi_document
+
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(openapi_document(), indent=2, sort_keys=True) + "\n")
+    console.print(f"wrote {output}")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""FHIR-level building blocks: models, validation, formats, outcomes, element filters."""

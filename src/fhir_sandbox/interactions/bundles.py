@@ -1,0 +1,44 @@
+"""Building Bundles and their paging links (https://hl7.org/fhir/R4/bundle.html)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+from urllib.parse import urlencode
+
+import orjson
+
+from fhir_sandbox.interactions.versions import instant
+
+
+def bundle(
+    kind: str,
+    total: int | None,
+    entries: list[dict[str, Any]],
+    links: list[dict[str, str]],
+    now: Any,
+) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": instant(now)},
+        "type": kind,
+    }
+    if total is not None:
+        result["total"] = total
+    result["link"] = links
+    result["entry"] = entries
+    return result
+
+
+def link(relation: str, url: str) -> dict[str, str]:
+    return {"relation": relation, "url": url}
+
+
+def page_url(base: str, params: list[tuple[str, str]]) -> str:
+    return f"{base}?{urlencode(params)}" if params else base
+
+
+def resource_of(body: bytes) -> dict[str, Any]:
+    parsed: dict[str, Any] = orjson.loads(body)
+    return parsed

@@ -1,0 +1,130 @@
+"""Shared pieces of the write interactions: stamping meta, ETags, storing a version.
+
+The server owns `meta.versionId` and `meta.lastUpdated` (http.html#create); everything else
+in meta (profile, tag, security, source) is kept as the client sent it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from fhir_sandbox.errors import Gone, Invalid, NotFound, PreconditionFailed
+from fhir_sandbox.fhir import outcomes
+from fhir_sandbox.interactions.context import Context
+from fhir_sandbox.interactions.request import FhirRequest, Result
+from fhir_sandbox.searchparams.extract import extract_index
+from fhir_sandbox.storage.base import Session, StoredVersion
+
+_ETAG = re.compile(r'^(W/)?"?([0-9]+)"?$')
+
+
+def instant(moment: datetime) -> str:
+    """FHIR instant text with milliseconds and Z."""
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+def http_date(moment: datetime) -> str:
+    return moment.strftime("%a, %d %b %Y %H:%M:%S GMT")
+
+
+def etag(version: int) -> str:
+    return f'W/"{version}"'
+
+
+def parse_etag(value: str) -> int:
+    match = _ETAG.match(value.strip())
+    if not match:
+        raise Invalid(f'{value!r} is not a version ETag such as W/"3"', code="value")
+    return int(match.group(2))
+
+
+def version_headers(request: FhirRequest, stored: StoredVersion) -> dict[str, str]:
+    location = f"{request.base_url}/{stored.resource_type}/{stored.id}/_history/{stored.version}"
+    return {
+        "ETag": etag(stored.version),
+        "Last-Modified": http_date(stored.last_updated),
+        "Location": location,
+    }
+
+
+def write_version(
+    ctx: Context,
+    session: Session,
+    resource: dict[str, Any],
+    previous: StoredVersion | None,
+    method: str,
+) -> StoredVersion:
+    """Stamp meta, index and store a new version of `resource` (its id already set)."""
+    number = previous.version + 1 if previous else 1
+    now = ctx.clock()
+    if previous and now <= previous.last_updated:
+        now = (
+            previous.last_updated.replace(microsecond=previous.last_updated.microsecond + 1000)
+            if previous.last_updated.microsecond < 998000
+            else now
+        )
+    meta = {
+        k: v
+        for k, v in (resource.get("meta") or {}).items()
+        if k not in ("versionId", "lastUpdated")
+    }
+    stamped = {"resourceType": resource["resourceType"], "id": resource["id"]}
+    stamped["meta"] = {"versionId": str(number), "lastUpdated": instant(now), **meta}
+    stamped.update({k: v for k, v in resource.items() if k not in stamped})
+    index = extract_index(stamped, ctx.registry)
+    version = StoredVersion(
+        resource_type=resource["resourceType"],
+        id=resource["id"],
+        version=number,
+        last_updated=now,
+        method=method,
+        deleted=False,
+        body=orjson.dumps(stamped),
+    )
+    return session.save(version, index)
+
+
+def check_if_match(request: FhirRequest, current: StoredVersion | None) -> None:
+    """Optimistic locking (http.html#concurrency): If-Match must name the current version."""
+    wanted = request.header("if-match")
+    if wanted is None:
+        return
+    expected = parse_etag(wanted)
+    if current is None or current.deleted:
+        raise PreconditionFailed(
+            f"If-Match {wanted} given but {request.resource_type}/{request.id} "
+            "has no current version"
+        )
+    if current.version != expected:
+        raise PreconditionFailed(
+            f"Version conflict: If-Match {wanted} but the current version of "
+            f"{current.resource_type}/{current.id} is {current.version}"
+        )
+
+
+def require_current(
+    stored: StoredVersion | None, resource_type: str, resource_id: str
+) -> StoredVersion:
+    if stored is None:
+        raise NotFound(f"{resource_type}/{resource_id} is not known")
+    if stored.deleted:
+        raise Gone(
+            f"{resource_type}/{resource_id} was deleted (version {stored.version})",
+            headers={"ETag": etag(stored.version)},
+        )
+    return stored
+
+
+def written(request: FhirRequest, stored: StoredVersion, status: int, message: str) -> Result:
+    """The answer to a successful write, shaped by `Prefer: return=` (http.html#ops)."""
+    headers = version_headers(request, stored)
+    preference = request.prefer("return")
+    if preference == "minimal":
+        return Result(status, None, headers)
+    if preference == "operationoutcome":
+        return Result(status, outcomes.information(message), headers)
+    return Result(status, stored.body, headers)

@@ -1,0 +1,1 @@
+"""Search: parsing queries into typed clauses, and the result shape."""

@@ -1,0 +1,1 @@
+"""The SearchParameter registry (data, built once) and index extraction on write."""

@@ -1,0 +1,1 @@
+"""Storage: the repository contract and its implementations (memory, SQL)."""

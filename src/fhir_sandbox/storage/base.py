@@ -1,0 +1,83 @@
+"""The storage contract every repository implements.
+
+The FHIR core talks only to this protocol. A `Session` is one unit of work for one tenant:
+a write session is serialised against other writers of the same database, so a conditional
+create's search and insert are atomic. Versions are stored once as the JSON bytes that
+reads serve; index rows are written in the same session.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from fhir_sandbox.search.query import Query
+from fhir_sandbox.searchparams.rows import IndexRows
+
+
+@dataclass(frozen=True)
+class StoredVersion:
+    """One version of one resource exactly as stored; `body` is empty for a delete."""
+
+    resource_type: str
+    id: str
+    version: int
+    last_updated: datetime
+    method: str
+    deleted: bool
+    body: bytes
+    seq: int = 0
+
+
+@dataclass(frozen=True)
+class HistoryFilter:
+    """Which versions a history page holds, newest first; `before_seq` pins paging."""
+
+    resource_type: str | None = None
+    resource_id: str | None = None
+    since: datetime | None = None
+    at_or_before: datetime | None = None
+    before_seq: int | None = None
+
+
+class Session(Protocol):
+    def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:
+        """The newest version (a delete marker when deleted), or None if never existed."""
+
+    def version(
+        self, resource_type: str, resource_id: str, version: int
+    ) -> StoredVersion | None: ...
+
+    def save(self, version: StoredVersion, index: IndexRows | None) -> StoredVersion:
+        """Store a new version as current; `index` None (a delete) removes its index rows.
+
+        Returns the version with its sequence number assigned.
+        """
+
+    def search(self, query: Query, offset: int, limit: int) -> list[StoredVersion]:
+        """Current, non-deleted versions matching `query`, in sort order."""
+
+    def count(self, query: Query) -> int: ...
+
+    def fetch(self, resource_type: str, ids: list[str]) -> list[StoredVersion]:
+        """Current, non-deleted versions of the given ids (missing ones are left out)."""
+
+    def history(self, where: HistoryFilter, limit: int) -> list[StoredVersion]: ...
+
+    def history_count(self, where: HistoryFilter) -> int: ...
+
+    def max_seq(self) -> int:
+        """The newest sequence number in this tenant (0 when empty)."""
+
+
+class Repository(Protocol):
+    def session(self, tenant: str, *, write: bool = False) -> AbstractContextManager[Session]: ...
+
+    def wipe(self, tenant: str) -> None:
+        """Remove every resource, version and index row of a tenant."""
+
+    def tenants(self) -> list[str]: ...
+
+    def close(self) -> None: ...

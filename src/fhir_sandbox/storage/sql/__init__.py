@@ -1,0 +1,1 @@
+"""The SQL repository (SQLite embedded default, PostgreSQL for scale)."""
