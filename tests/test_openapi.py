@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
-from conftest import REPO
 from fhir_sandbox.openapi import openapi_document
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def test_openapi_is_current() -> None:

@@ -126,6 +126,12 @@ def _parse_xml(raw: bytes) -> dict[str, Any]:
             f"The XML is not a valid {qname.localname}: {exc}", code="structure"
         ) from None
     data: dict[str, Any] = model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    # fhir_core reads Narrative.div with lxml's tostring(), which keeps the element's tail
+    # (the whitespace after </div> in pretty-printed XML); it is not part of the div.
+    for resource in [data, *data.get("contained", [])]:
+        text = resource.get("text") if isinstance(resource, dict) else None
+        if isinstance(text, dict) and isinstance(text.get("div"), str):
+            text["div"] = text["div"].rstrip()
     return data
 
 

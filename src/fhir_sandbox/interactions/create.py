@@ -20,6 +20,7 @@ from fhir_sandbox.storage.base import Session, StoredVersion
 
 def create(ctx: Context, request: FhirRequest) -> Result:
     resource_type = check_type(request.resource_type or "")
+    _reject_query(request)
     resource = dict(validate_resource(request.body, resource_type))
     resource["id"] = str(uuid.uuid4())
     condition = request.header("if-none-exist")
@@ -30,6 +31,18 @@ def create(ctx: Context, request: FhirRequest) -> Result:
                 return existing_result(request, existing)
         stored = write_version(ctx, session, resource, None, "POST")
     return written(request, stored, 201, f"Created {resource_type}/{stored.id}")
+
+
+def _reject_query(request: FhirRequest) -> None:
+    """Search criteria in a create's URL are not a FHIR R4 conditional create; refusing
+    them beats silently creating a duplicate the client believed it had guarded against."""
+    extra = sorted({k for k, _ in request.params} - {"_format", "_pretty"})
+    if extra:
+        raise Invalid(
+            f"POST {request.resource_type} does not take URL parameters ({', '.join(extra)}); "
+            "for a conditional create send the criteria in the If-None-Exist header",
+            code="not-supported",
+        )
 
 
 def _existing(

@@ -25,6 +25,10 @@ def includes(
     specs = [(k, v) for k, v in request.params if k.split(":")[0] in ("_include", "_revinclude")]
     if not specs:
         return []
+    for name, _ in specs:
+        modifier = name.partition(":")[2]
+        if modifier not in ("", "iterate", "recurse"):
+            raise Invalid(f"{name}: the only modifier here is :iterate", code="not-supported")
     seen = {(v.resource_type, v.id) for v in page}
     added: list[StoredVersion] = []
     frontier = page

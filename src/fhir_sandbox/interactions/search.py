@@ -1,8 +1,8 @@
 """search at type and system level (https://hl7.org/fhir/R4/http.html#search, search.html).
 
 Strict by default; `Prefer: handling=lenient` sets unknown parameters aside and reports
-them in an OperationOutcome entry (search.mode = outcome). `Bundle.total` is accurate unless
-`_total=none`. Paging links carry only what was used, so `self` never lies.
+them in an OperationOutcome entry (search.mode = outcome) and leaves them out of `self`.
+`Bundle.total` is accurate unless `_total=none`. Pages are keyset pages (cursors.py).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from fhir_sandbox.fhir.models import RESOURCE_TYPES
 from fhir_sandbox.fhir.validation import check_type
 from fhir_sandbox.interactions.bundles import bundle, link, page_url, resource_of
 from fhir_sandbox.interactions.context import Context
+from fhir_sandbox.interactions.cursors import Cursor, Page, decode, fetch_page
 from fhir_sandbox.interactions.includes import includes
 from fhir_sandbox.interactions.paging import page_size
 from fhir_sandbox.interactions.request import FhirRequest, Result
@@ -23,6 +24,7 @@ from fhir_sandbox.search.parse import ParsedSearch, parse_search, parse_sort
 from fhir_sandbox.search.query import Query
 
 _TOTALS = ("none", "estimate", "accurate")
+_KEPT = ("_sort", "_total", "_summary", "_elements", "_include", "_revinclude", "_type", "_format")
 
 
 def search(ctx: Context, request: FhirRequest) -> Result:
@@ -32,41 +34,26 @@ def search(ctx: Context, request: FhirRequest) -> Result:
     elements = check_elements(types[0] if len(types) == 1 else None, request.param("_elements"))
     total_mode = request.param("_total") or "accurate"
     if total_mode not in _TOTALS:
-        raise Invalid(
-            f"_total={total_mode!r} is not valid; use none, estimate or accurate", code="value"
-        )
+        raise Invalid(f"_total={total_mode!r} is not valid; use none, estimate or accurate")
     count = page_size(ctx, request)
-    offset = _offset(request)
     parsed = [parse_search(t, request.params, ctx.registry, lenient=lenient) for t in types]
-    sort = request.param("_sort")
-    queries = [
-        Query(
-            p.query.resource_type,
-            p.query.clauses,
-            parse_sort(p.query.resource_type, sort, ctx.registry),
-        )
-        for p in parsed
-    ]
+    queries = [_sorted(ctx, p.query, request.param("_sort")) for p in parsed]
+    cursor = _cursor(request, queries)
     with ctx.repository.session(request.tenant) as session:
-        totals = [session.count(q) for q in queries]
-        total = sum(totals)
-        matches = [] if summary == "count" else _page(session, queries, totals, offset, count)
+        total = None if total_mode == "none" else sum(session.count(q) for q in queries)
+        page = Page([], False, False)
+        if summary != "count":
+            page = fetch_page(session, queries, count, cursor)
+        matches = [m.version for _, m in page.entries]
         extra = includes(ctx, session, request, matches) if matches else []
-    entries = [
-        _entry(request.base_url, resource_of(v.body), "match", summary, elements) for v in matches
-    ]
-    entries += [
-        _entry(request.base_url, resource_of(v.body), "include", summary, elements) for v in extra
-    ]
-    ignored = parsed[0].ignored
-    if ignored:
-        outcome = outcomes.operation_outcome(
-            [Issue("not-supported", m, severity="warning") for m in ignored]
-        )
+    entries = [_entry(request, resource_of(v.body), "match", summary, elements) for v in matches]
+    entries += [_entry(request, resource_of(v.body), "include", summary, elements) for v in extra]
+    if parsed[0].ignored:
+        issues = [Issue("not-supported", m, severity="warning") for m in parsed[0].ignored]
+        outcome = outcomes.operation_outcome(issues)
         entries.append({"resource": outcome, "search": {"mode": "outcome"}})
-    links = _links(request, parsed[0], total, offset, count)
-    shown_total = None if total_mode == "none" else total
-    return Result(200, bundle("searchset", shown_total, entries, links, ctx.clock()))
+    links = _links(request, parsed[0], count, page)
+    return Result(200, bundle("searchset", total, entries, links, ctx.clock()))
 
 
 def _types(request: FhirRequest) -> list[str]:
@@ -78,30 +65,22 @@ def _types(request: FhirRequest) -> list[str]:
     return [check_type(t.strip()) for t in raw.split(",") if t.strip()]
 
 
-def _offset(request: FhirRequest) -> int:
-    raw = request.param("_offset") or "0"
-    if not raw.isdigit():
-        raise Invalid(f"_offset must be a whole number, not {raw!r}", code="value")
-    return int(raw)
+def _sorted(ctx: Context, query: Query, sort: str | None) -> Query:
+    keys = parse_sort(query.resource_type, sort, ctx.registry)
+    return Query(query.resource_type, query.clauses, keys)
 
 
-def _page(
-    session: Any, queries: list[Query], totals: list[int], offset: int, count: int
-) -> list[Any]:
-    found: list[Any] = []
-    for query, total in zip(queries, totals, strict=True):
-        if offset >= total:
-            offset -= total
-            continue
-        found += session.search(query, offset, count - len(found))
-        offset = 0
-        if len(found) >= count:
-            break
-    return found
+def _cursor(request: FhirRequest, queries: list[Query]) -> Cursor | None:
+    after, before = request.param("_after"), request.param("_before")
+    if after and before:
+        raise Invalid("Give _after or _before, not both", code="value")
+    if after or before:
+        return decode(after or before or "", backward=before is not None, queries=queries)
+    return None
 
 
 def _entry(
-    base_url: str,
+    request: FhirRequest,
     resource: dict[str, Any],
     mode: str,
     summary: str | None,
@@ -109,47 +88,32 @@ def _entry(
 ) -> dict[str, Any]:
     shaped = apply_elements(apply_summary(resource, summary), elements)
     return {
-        "fullUrl": f"{base_url}/{resource['resourceType']}/{resource['id']}",
+        "fullUrl": f"{request.base_url}/{resource['resourceType']}/{resource['id']}",
         "resource": shaped,
         "search": {"mode": mode},
     }
 
 
 def _links(
-    request: FhirRequest, parsed: ParsedSearch, total: int, offset: int, count: int
+    request: FhirRequest, parsed: ParsedSearch, count: int, page: Page
 ) -> list[dict[str, str]]:
-    base = (
-        f"{request.base_url}/{request.resource_type}" if request.resource_type else request.base_url
-    )
-    kept = (
-        "_count",
-        "_sort",
-        "_total",
-        "_summary",
-        "_elements",
-        "_include",
-        "_revinclude",
-        "_type",
-        "_format",
-    )
-    params = [
-        *parsed.used,
-        *(
-            (k, v)
-            for k, v in request.params
-            if k in kept or k.startswith(("_include:", "_revinclude:"))
-        ),
+    base = request.base_url
+    if request.resource_type:
+        base = f"{base}/{request.resource_type}"
+    kept = [
+        (k, v)
+        for k, v in request.params
+        if k in _KEPT or k.startswith(("_include:", "_revinclude:"))
     ]
-    params = [p for p in params if p[0] != "_count"] + [("_count", str(count))]
-
-    def at(position: int) -> str:
-        return page_url(base, [*params, ("_offset", str(position))] if position else params)
-
-    links = [link("self", at(offset)), link("first", at(0))]
-    if offset + count < total:
-        links.append(link("next", at(offset + count)))
-    if offset > 0:
-        links.append(link("previous", at(max(0, offset - count))))
-    if total and count:
-        links.append(link("last", at((total - 1) // count * count)))
+    params = [*parsed.used, *kept, ("_count", str(count))]
+    current = [(k, v) for k, v in request.params if k in ("_after", "_before")]
+    links = [link("self", page_url(base, params + current)), link("first", page_url(base, params))]
+    if page.entries and page.more_after:
+        index, last = page.entries[-1]
+        after = Cursor(index, last.position).encode()
+        links.append(link("next", page_url(base, [*params, ("_after", after)])))
+    if page.entries and page.more_before:
+        index, first = page.entries[0]
+        before = Cursor(index, first.position).encode()
+        links.append(link("previous", page_url(base, [*params, ("_before", before)])))
     return links

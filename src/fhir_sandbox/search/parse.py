@@ -18,7 +18,7 @@ from fhir_sandbox.searchparams.registry import Registry, SearchParam
 CONTROL_PARAMS = frozenset(
     {
         "_count", "_offset", "_sort", "_total", "_summary", "_elements", "_include",
-        "_revinclude", "_format", "_pretty", "_type", "_snapshot",
+        "_revinclude", "_format", "_pretty", "_type", "_after", "_before",
     }
 )  # fmt: skip
 
@@ -56,7 +56,7 @@ def parse_search(
     clauses: list[Clause | HasClause] = []
     parsed = ParsedSearch(Query(resource_type))
     for name, raw in params:
-        if name in CONTROL_PARAMS:
+        if name in CONTROL_PARAMS or name.split(":")[0] in ("_include", "_revinclude"):
             continue
         try:
             clauses.append(parse_param(resource_type, name, raw, registry))

@@ -32,6 +32,24 @@ class StoredVersion:
 
 
 @dataclass(frozen=True)
+class PageRequest:
+    """One page of a search by keyset: `after`/`before` are the position of the last/first
+    entry of the neighbouring page, so writes between page fetches cannot shift entries."""
+
+    limit: int
+    after: tuple[str, ...] | None = None
+    before: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class Match:
+    """A search hit and its position in the sort order (its sort values, then its id)."""
+
+    version: StoredVersion
+    position: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class HistoryFilter:
     """Which versions a history page holds, newest first; `before_seq` pins paging."""
 
@@ -58,6 +76,9 @@ class Session(Protocol):
 
     def search(self, query: Query, offset: int, limit: int) -> list[StoredVersion]:
         """Current, non-deleted versions matching `query`, in sort order."""
+
+    def page(self, query: Query, request: PageRequest) -> list[Match]:
+        """A keyset page of current matches, in sort order, with their positions."""
 
     def count(self, query: Query) -> int: ...
 

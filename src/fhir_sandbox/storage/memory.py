@@ -18,8 +18,8 @@ from fhir_sandbox.search.match import Candidate, matches
 from fhir_sandbox.search.query import Query
 from fhir_sandbox.searchparams.normalize import instant_text
 from fhir_sandbox.searchparams.rows import IndexRows
-from fhir_sandbox.storage.base import HistoryFilter, StoredVersion
-from fhir_sandbox.storage.sorting import sort_candidates
+from fhir_sandbox.storage.base import HistoryFilter, Match, PageRequest, StoredVersion
+from fhir_sandbox.storage.sorting import keyset_page, position, sort_candidates
 
 Key = tuple[str, str]
 
@@ -72,6 +72,15 @@ class MemorySession:
     def search(self, query: Query, offset: int, limit: int) -> list[StoredVersion]:
         page = self._matching(query)[offset : offset + limit]
         return [self._state.current[(c.resource_type, c.id)] for c in page]
+
+    def page(self, query: Query, request: PageRequest) -> list[Match]:
+        found = keyset_page(
+            self._matching(query), query.sort, request.limit, request.after, request.before
+        )
+        return [
+            Match(self._state.current[(c.resource_type, c.id)], position(c, query.sort))
+            for c in found
+        ]
 
     def count(self, query: Query) -> int:
         return len(self._matching(query))

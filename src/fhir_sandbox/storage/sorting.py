@@ -1,25 +1,21 @@
-"""`_sort` for the in-memory engine (https://hl7.org/fhir/R4/search.html#sort).
-
-A resource sorts by its smallest value of the parameter (largest when descending);
-resources without a value sort last; ties break on the resource id so order is total.
-"""
+"""`_sort` and keyset paging for the in-memory engine (see search/ordering.py)."""
 
 from __future__ import annotations
 
 from functools import cmp_to_key
-from typing import Any
 
 from fhir_sandbox.search.match import Candidate
+from fhir_sandbox.search.ordering import comes_after, missing_value
 from fhir_sandbox.search.query import SortKey
 
 
-def sort_key_value(candidate: Candidate, key: SortKey) -> Any:
+def sort_key_value(candidate: Candidate, key: SortKey) -> str:
     rows = candidate.rows
     if key.kind == "id":
         return candidate.id
     if key.kind == "lastUpdated":
         return candidate.last_updated
-    values: list[Any]
+    values: list[str]
     if key.kind == "string":
         values = [r.norm for r in rows.string if r.code == key.code]
     elif key.kind == "token":
@@ -33,22 +29,35 @@ def sort_key_value(candidate: Candidate, key: SortKey) -> Any:
     else:
         values = []
     if not values:
-        return None
+        return missing_value(key)
     return max(values) if key.descending else min(values)
+
+
+def position(candidate: Candidate, keys: tuple[SortKey, ...]) -> tuple[str, ...]:
+    return (*(sort_key_value(candidate, k) for k in keys), candidate.id)
 
 
 def sort_candidates(found: list[Candidate], keys: tuple[SortKey, ...]) -> list[Candidate]:
     def compare(a: Candidate, b: Candidate) -> int:
-        for key in keys:
-            left, right = sort_key_value(a, key), sort_key_value(b, key)
-            if left == right:
-                continue
-            if left is None:
-                return 1
-            if right is None:
-                return -1
-            result = -1 if left < right else 1
-            return -result if key.descending else result
-        return (a.id > b.id) - (a.id < b.id)
+        left, right = position(a, keys), position(b, keys)
+        if left == right:
+            return 0
+        return 1 if comes_after(left, right, keys) else -1
 
     return sorted(found, key=cmp_to_key(compare))
+
+
+def keyset_page(
+    ordered: list[Candidate],
+    keys: tuple[SortKey, ...],
+    limit: int,
+    after: tuple[str, ...] | None,
+    before: tuple[str, ...] | None,
+) -> list[Candidate]:
+    """The page after `after` (or just before `before`) of an already sorted list."""
+    if before is not None:
+        earlier = [c for c in ordered if comes_after(before, position(c, keys), keys)]
+        return earlier[-limit:] if limit else []
+    if after is not None:
+        ordered = [c for c in ordered if comes_after(position(c, keys), after, keys)]
+    return ordered[:limit]

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, exists, false, func, literal, not_, or_, select
-from sqlalchemy.sql import Select
+from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, or_, select
 from sqlalchemy.sql.expression import FromClause
 
 from fhir_sandbox.search.geo import KM_PER_DEGREE_LAT
+from fhir_sandbox.search.ordering import missing_value
 from fhir_sandbox.search.query import (
     Clause,
     DateValue,
@@ -175,20 +175,38 @@ def _uri(mod: str | None, wanted: str, t: FromClause) -> ColumnElement[bool]:
         prefix = wanted.rstrip("/") + "/"
         return or_(t.c.uri == wanted, and_(t.c.uri >= prefix, t.c.uri < prefix + _TOP))
     if mod == "above":
-        stem = func.substr(literal(wanted), 1, func.length(t.c.uri) + 1)
-        return or_(t.c.uri == wanted, stem == t.c.uri + "/")
+        parent = func.rtrim(t.c.uri, "/", type_=t.c.uri.type)  # as match.uri_matches
+        stem = func.substr(literal(wanted), 1, func.length(parent) + 1)
+        return or_(t.c.uri == wanted, stem == parent + "/")
     return t.c.uri == wanted
 
 
-def sort_columns(keys: tuple[SortKey, ...], tenant: str, outer: FromClause) -> list[Any]:
-    """ORDER BY terms: each key's min (max when descending) value, missing values last."""
-    terms: list[Any] = []
-    for key in keys:
-        expr = _sort_value(key, tenant, outer)
-        terms.append(case((expr.is_(None), 1), else_=0))
-        terms.append(expr.desc() if key.descending else expr.asc())
-    terms.append(outer.c.res_id.asc())
-    return terms
+def sort_values(keys: tuple[SortKey, ...], tenant: str, outer: FromClause) -> list[Any]:
+    """Per sort key the resource's value, with missing values as the ordering sentinels,
+    then the id: the resource's position (search/ordering.py)."""
+    values = [func.coalesce(_sort_value(key, tenant, outer), missing_value(key)) for key in keys]
+    return [*values, outer.c.res_id]
+
+
+def order_terms(keys: tuple[SortKey, ...], values: list[Any], reverse: bool = False) -> list[Any]:
+    directions = [k.descending for k in keys] + [False]
+    return [
+        value.desc() if descending != reverse else value.asc()
+        for value, descending in zip(values, directions, strict=True)
+    ]
+
+
+def beyond(
+    keys: tuple[SortKey, ...], values: list[Any], cursor: tuple[str, ...], forward: bool
+) -> ColumnElement[bool]:
+    """Rows strictly after (forward) or before the cursor position, lexicographically."""
+    directions = [k.descending for k in keys] + [False]
+    condition: ColumnElement[bool] | None = None
+    for value, bound, descending in reversed(list(zip(values, cursor, directions, strict=True))):
+        later = value < bound if descending == forward else value > bound
+        condition = later if condition is None else or_(later, and_(value == bound, condition))
+    assert condition is not None
+    return condition
 
 
 def _sort_value(key: SortKey, tenant: str, outer: FromClause) -> Any:
@@ -211,8 +229,3 @@ def _sort_value(key: SortKey, tenant: str, outer: FromClause) -> Any:
     aggregate = func.max(column) if key.descending else func.min(column)
     owned = _owned(table, tenant, outer, key.code)
     return select(aggregate).where(owned).scalar_subquery()
-
-
-def select_matches(query: Query, tenant: str) -> Select[Any]:
-    outer, where = matching(query, tenant)
-    return select(outer).where(where)

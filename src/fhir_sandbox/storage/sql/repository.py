@@ -17,8 +17,8 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, text, tup
 from fhir_sandbox.search.query import Query
 from fhir_sandbox.searchparams.normalize import instant_text, parse_instant_text
 from fhir_sandbox.searchparams.rows import IndexRows
-from fhir_sandbox.storage.base import HistoryFilter, StoredVersion
-from fhir_sandbox.storage.sql.compile import matching, sort_columns
+from fhir_sandbox.storage.base import HistoryFilter, Match, PageRequest, StoredVersion
+from fhir_sandbox.storage.sql.compile import beyond, matching, order_terms, sort_values
 from fhir_sandbox.storage.sql.engine import make_engine
 from fhir_sandbox.storage.sql.schema import (
     INDEX_TABLES,
@@ -131,25 +131,53 @@ class SqlSession:
         return rows
 
     def search(self, query: Query, offset: int, limit: int) -> list[StoredVersion]:
+        return [m.version for m in self._select(query, limit, offset=offset)]
+
+    def page(self, query: Query, request: PageRequest) -> list[Match]:
+        return self._select(query, request.limit, after=request.after, before=request.before)
+
+    def _select(
+        self,
+        query: Query,
+        limit: int,
+        *,
+        offset: int = 0,
+        after: tuple[str, ...] | None = None,
+        before: tuple[str, ...] | None = None,
+    ) -> list[Match]:
         outer, where = matching(query, self._tenant)
+        values = sort_values(query.sort, self._tenant, outer)
+        cursor = after or before
+        if cursor is not None:
+            where = and_(where, beyond(query.sort, values, cursor, forward=before is None))
+        labelled = [v.label(f"s{i}") for i, v in enumerate(values)]
         page = (
-            select(outer.c.res_type, outer.c.res_id, outer.c.version)
+            select(outer.c.res_type, outer.c.version, *labelled)
             .where(where)
-            .order_by(*sort_columns(query.sort, self._tenant, outer))
+            .order_by(*order_terms(query.sort, values, reverse=before is not None))
             .offset(offset)
             .limit(limit)
         ).subquery()
-        stmt = self._versions().join(
-            page,
-            and_(
-                resource_version.c.res_type == page.c.res_type,
-                resource_version.c.res_id == page.c.res_id,
-                resource_version.c.version == page.c.version,
-            ),
+        positions = [page.c[f"s{i}"] for i in range(len(values))]
+        ordered = order_terms(query.sort, positions, reverse=before is not None)
+        stmt = (
+            select(resource_version, *positions)
+            .join(
+                page,
+                and_(
+                    resource_version.c.tenant == self._tenant,
+                    resource_version.c.res_type == page.c.res_type,
+                    resource_version.c.res_id == positions[-1],
+                    resource_version.c.version == page.c.version,
+                ),
+            )
+            .order_by(*ordered)
         )
-        found = {(row.res_type, row.res_id): _version(row) for row in self._conn.execute(stmt)}
-        order = self._conn.execute(select(page.c.res_type, page.c.res_id)).all()
-        return [found[(t, i)] for t, i in order if (t, i) in found]
+        matches = [
+            Match(_version(row), tuple(row[len(row) - len(positions) :]))
+            for row in self._conn.execute(stmt)
+        ]
+        return matches[::-1] if before is not None else matches
 
     def count(self, query: Query) -> int:
         outer, where = matching(query, self._tenant)
