@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: serve test lint typecheck check openapi clean
+.PHONY: serve test test-sqlite test-postgres ensure-postgres lint typecheck check openapi clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,9 +16,19 @@ $(STAMP): pyproject.toml
 serve: $(STAMP)
 	$(BIN)/fhir-sandbox serve
 
-## Lint, format check, type check, then the whole test suite
-test: $(STAMP) lint typecheck
+## Lint, format check, type check, then the whole test suite on SQLite and on PostgreSQL
+test: $(STAMP) lint typecheck test-sqlite test-postgres
+
+## The whole test suite on SQLite (the embedded default)
+test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest
+
+## The whole test suite on PostgreSQL (a fresh database per run; starts the local cluster)
+test-postgres: $(STAMP) ensure-postgres
+	FHIR_SANDBOX_TEST_DATABASE=postgresql $(BIN)/python -m pytest
+
+ensure-postgres:
+	./scripts/ensure-postgres.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -32,3 +42,9 @@ openapi: $(STAMP)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
+
+## Benchmark suite (100k resources, < 15 min; BENCH_ARGS="--quick --size 10k" for a smoke run):
+## results in benchmarks/results/<date>.json and .md, table in README.md (Performance)
+.PHONY: bench
+bench: $(STAMP)
+	$(BIN)/python benchmarks/run.py $(BENCH_ARGS)

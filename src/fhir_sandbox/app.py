@@ -17,24 +17,51 @@ from fhir_sandbox.api.middleware import RequestIdMiddleware
 from fhir_sandbox.api.routes import build_router
 from fhir_sandbox.config import Settings
 from fhir_sandbox.interactions.context import Context
+from fhir_sandbox.maintenance import ensure_index_current
+from fhir_sandbox.searchparams.registry import registry_with
 from fhir_sandbox.seeding import default_seed_dir, is_empty, load_seed
 from fhir_sandbox.storage.base import Repository
+from fhir_sandbox.storage.sql.engine import EngineOptions
 from fhir_sandbox.storage.sql.repository import SqlRepository
 
 log = logging.getLogger("fhir_sandbox")
 
 
+def engine_options(settings: Settings) -> EngineOptions:
+    return EngineOptions(
+        pool_size=settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout,
+        statement_timeout=settings.database_statement_timeout,
+        connect_timeout=settings.database_connect_timeout,
+    )
+
+
 def create_repository(settings: Settings) -> SqlRepository:
-    repository = SqlRepository(settings.resolved_database_url())
-    repository.create_schema()
+    """Open the database and check its schema (migrate.SchemaOutOfDate if behind).
+
+    The embedded SQLite database (no database_url configured) is created on first start,
+    so the quickstart needs no extra command; every other database is migrated explicitly
+    with `fhir-sandbox db upgrade`, never behind an operator's back.
+    """
+    repository = SqlRepository(settings.resolved_database_url(), engine_options(settings))
+    try:
+        if not settings.database_url and repository.schema_status().empty:
+            repository.create_schema()
+        repository.check_schema()
+    except BaseException:
+        repository.close()
+        raise
     return repository
 
 
 def create_context(settings: Settings, repository: Repository) -> Context:
     return Context(
         repository=repository,
+        registry=registry_with(settings.search_parameters),
         default_page_size=settings.default_page_size,
         max_page_size=settings.max_page_size,
+        max_bundle_entries=settings.max_bundle_entries,
     )
 
 
@@ -46,6 +73,9 @@ def create_app(settings: Settings | None = None, repository: Repository | None =
         repo = repository or create_repository(settings)
         context = create_context(settings, repo)
         app.state.context = context
+        reindexed = ensure_index_current(context, repo)
+        if reindexed is not None:
+            log.info("search definitions changed: reindexed %d resources", reindexed)
         if settings.seed_on_start and is_empty(context):
             report = load_seed(
                 context, settings.seed_dir or default_seed_dir(), settings.public_base_url

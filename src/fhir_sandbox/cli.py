@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from fhir_sandbox import cli_data, cli_db
 from fhir_sandbox.config import Settings
 
 app = typer.Typer(
@@ -38,17 +39,24 @@ def serve(
     workers: Annotated[int, typer.Option(help="Worker processes")] = 1,
 ) -> None:
     """Start the server (seeding an empty directory on first start)."""
+    import os
+
     import uvicorn
 
-    from fhir_sandbox.app import create_app
+    from fhir_sandbox.app import create_app, create_repository
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     settings = _settings(database_url)
+    create_repository(settings).close()  # fail fast: unreachable, or a schema that is behind
     console.print(
         f"fhir-sandbox on http://{host}:{port}/fhir  (store: {settings.resolved_database_url()})"
     )
+    if workers > 1 and database_url:
+        os.environ["FHIR_SANDBOX_DATABASE_URL"] = database_url  # the workers read Settings()
     uvicorn.run(
-        create_app(settings),
+        # several workers need an import string: each process builds its app from the env
+        "fhir_sandbox.app:create_app" if workers > 1 else create_app(settings),
+        factory=workers > 1,
         host=host,
         port=port,
         workers=workers,
@@ -91,5 +99,10 @@ def openapi(
     console.print(f"wrote {output}")
 
 
+cli_data.register(app)
+cli_db.register(app)
+
+
 def main() -> None:
-    app()
+    with cli_db.friendly_errors():
+        app()

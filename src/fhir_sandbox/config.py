@@ -20,6 +20,23 @@ class Settings(BaseSettings):
         default="",
         description="SQLAlchemy URL; empty means a SQLite file in data_dir.",
     )
+    database_pool_size: int = Field(
+        default=10, description="PostgreSQL: connections each server process keeps open."
+    )
+    database_max_overflow: int = Field(
+        default=20, description="PostgreSQL: extra connections allowed under load."
+    )
+    database_pool_timeout: float = Field(
+        default=10.0, description="Seconds a request waits for a free connection (then 503)."
+    )
+    database_statement_timeout: float = Field(
+        default=30.0,
+        description="Seconds one statement may run (PostgreSQL) or wait for the writer lock "
+        "(SQLite) before the request fails with 503.",
+    )
+    database_connect_timeout: int = Field(
+        default=5, description="Seconds to open a PostgreSQL connection (then 503)."
+    )
     data_dir: Path = DEFAULT_DATA_DIR
     public_base_url: str = "http://127.0.0.1:8000"
     seed_dir: Path | None = Field(
@@ -29,7 +46,14 @@ class Settings(BaseSettings):
     max_body_bytes: int = 10 * 1024 * 1024
     default_page_size: int = 20
     max_page_size: int = 1000
+    max_bundle_entries: int = Field(
+        default=1000, description="Most entries in one batch or transaction Bundle (413 beyond)."
+    )
     cors_origins: list[str] = ["*"]
+    search_parameters: list[Path] = Field(
+        default_factory=list,
+        description="Extra SearchParameter Bundles (JSON); a change triggers a reindex at start.",
+    )
     log_requests: bool = True
 
     @field_validator("public_base_url")
@@ -39,9 +63,18 @@ class Settings(BaseSettings):
             raise ValueError("public_base_url must be an absolute http(s) URL")
         return value.rstrip("/")
 
-    @field_validator("max_body_bytes", "default_page_size", "max_page_size")
+    @field_validator(
+        "max_body_bytes",
+        "default_page_size",
+        "max_page_size",
+        "max_bundle_entries",
+        "database_pool_size",
+        "database_pool_timeout",
+        "database_statement_timeout",
+        "database_connect_timeout",
+    )
     @classmethod
-    def _positive(cls, value: int) -> int:
+    def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be positive")
         return value

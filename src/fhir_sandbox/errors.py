@@ -112,6 +112,22 @@ class Unavailable(FhirError):
     default_code = "transient"
 
 
+class Contention(Unavailable):
+    """The database aborted a transaction (serialisation failure, deadlock): nothing was
+    written and the same request may simply run again (the API retries it; 503 if it keeps
+    failing)."""
+
+
+class EntryFailed(FhirError):
+    """One entry of a transaction Bundle failed, so the whole transaction failed: the
+    answer carries that entry's own status and issues naming the entry
+    (https://hl7.org/fhir/R4/http.html#transaction)."""
+
+    def __init__(self, status: int, issues: list[Issue]) -> None:
+        super().__init__(issues[0].diagnostics, issues=issues)
+        self.status = status
+
+
 @dataclass
 class Outcome:
     """A non-error OperationOutcome (e.g. the informational answer to a delete)."""

@@ -18,7 +18,7 @@ from fhir_sandbox.errors import FhirError, Invalid
 from fhir_sandbox.fhir.models import RESOURCE_TYPES
 from fhir_sandbox.fhir.validation import validate_resource
 from fhir_sandbox.interactions.context import Context
-from fhir_sandbox.interactions.versions import write_version
+from fhir_sandbox.interactions.versions import same_content, write_version
 
 PLACEHOLDER = "{{PUBLIC_BASE_URL}}"
 DIRECTORY_TENANT = "directory"
@@ -63,26 +63,13 @@ def load_seed(
             if (
                 current is not None
                 and not current.deleted
-                and _same(orjson.loads(current.body), resource)
+                and same_content(orjson.loads(current.body), resource)
             ):
                 report.unchanged += 1
                 continue
             write_version(ctx, session, resource, current, "PUT")
             report.written += 1
     return report
-
-
-def _same(stored: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    def strip(resource: dict[str, Any]) -> dict[str, Any]:
-        meta = {
-            k: v
-            for k, v in (resource.get("meta") or {}).items()
-            if k not in ("versionId", "lastUpdated")
-        }
-        body = {k: v for k, v in resource.items() if k != "meta"}
-        return {**body, "meta": meta} if meta else body
-
-    return strip(stored) == strip(wanted)
 
 
 def is_empty(ctx: Context, tenant: str = DIRECTORY_TENANT) -> bool:

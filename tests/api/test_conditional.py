@@ -133,3 +133,30 @@ def test_json_patch(http: httpx.Client, base: str) -> None:
     stale = http.patch(url, json=ops, headers={**headers, "If-Match": 'W/"1"'})
     assert stale.status_code == 412
     assert http.get(url).json()["meta"]["versionId"] == "2"
+
+
+def test_fhirpath_patch_over_http(http: httpx.Client, base: str) -> None:
+    created = http.post(f"{base}/Organization", json=_org("ZZ8")).json()
+    url = f"{base}/Organization/{created['id']}"
+    body = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {
+                "name": "operation",
+                "part": [
+                    {"name": "type", "valueCode": "replace"},
+                    {"name": "path", "valueString": "Organization.name"},
+                    {"name": "value", "valueString": "Via FHIRPath"},
+                ],
+            }
+        ],
+    }
+    headers = {"Content-Type": "application/fhir+json"}
+    patched = http.patch(url, json=body, headers=headers)
+    assert patched.status_code == 200, patched.text
+    assert patched.json()["name"] == "Via FHIRPath"
+    assert patched.json()["meta"]["versionId"] == "2"
+    body["parameter"][0]["part"][1]["valueString"] = "Organization.name.length()"
+    refused = http.patch(url, json=body, headers=headers)
+    assert refused.status_code == 422
+    assert http.get(url).json()["meta"]["versionId"] == "2"

@@ -65,11 +65,15 @@ async def fhir_request(
 def _parse(request: Request, raw: bytes) -> Any:
     content_type = request.headers.get("content-type")
     media = (content_type or "").split(";")[0].strip().lower()
-    if request.method == "PATCH":
-        if media != JSON_PATCH:
+    if request.method == "PATCH" and media != JSON_PATCH:
+        try:  # FHIRPath Patch: a Parameters resource in JSON or XML
+            return parse_body(raw, body_format(content_type))
+        except UnsupportedMediaType:
             raise UnsupportedMediaType(
-                f"PATCH takes {JSON_PATCH} (JSON Patch); got {content_type or 'no Content-Type'}"
-            )
+                f"PATCH takes {JSON_PATCH} (JSON Patch) or a FHIRPath Patch Parameters "
+                f"resource as application/fhir+json or +xml; got {content_type or 'nothing'}"
+            ) from None
+    if request.method == "PATCH":
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

@@ -6,6 +6,8 @@ Route bodies only build a FhirRequest, call one interaction in a worker thread a
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -14,9 +16,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from fhir_sandbox.api.render import render, wants_pretty
-from fhir_sandbox.api.requests import fhir_request, form_params
+from fhir_sandbox.api.requests import fhir_request, form_params, read_body
+from fhir_sandbox.errors import Contention
 from fhir_sandbox.fhir.formats import negotiate
 from fhir_sandbox.interactions import (
+    batch,
     capabilities,
     create,
     delete,
@@ -25,6 +29,7 @@ from fhir_sandbox.interactions import (
     read,
     search,
     update,
+    validate,
 )
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.request import FhirRequest, Result
@@ -57,8 +62,25 @@ async def run(
     ctx: Context, request: Request, fhir: FhirRequest, interaction: Interaction
 ) -> Response:
     fmt = negotiate(request.headers.get("accept"), request.query_params.get("_format"))
-    result = await run_in_threadpool(interaction, ctx, fhir)
+    result = await run_in_threadpool(with_retries, interaction, ctx, fhir)
     return render(result, fmt, wants_pretty(fhir.params))
+
+
+CONTENTION_ATTEMPTS = 3
+
+
+def with_retries(interaction: Interaction, ctx: Context, fhir: FhirRequest) -> Result:
+    """Run the interaction again when the database aborted its transaction (serialisation
+    failure, deadlock: errors.Contention). Nothing was written by the aborted attempt, and
+    every interaction writes in one session (a batch reports per entry), so this is safe."""
+    for attempt in range(1, CONTENTION_ATTEMPTS + 1):
+        try:
+            return interaction(ctx, fhir)
+        except Contention:
+            if attempt == CONTENTION_ATTEMPTS:
+                raise
+            time.sleep(random.uniform(0.01, 0.05) * attempt)
+    raise AssertionError("unreachable")
 
 
 def build_router() -> APIRouter:
@@ -81,6 +103,11 @@ def build_router() -> APIRouter:
     async def system_search(request: Request, ctx: Ctx, limit: Limit) -> Response:
         return await run(ctx, request, await make(request, limit), search.search)
 
+    @router.post("", summary="batch / transaction")
+    async def batch_or_transaction(request: Request, ctx: Ctx, limit: Limit) -> Response:
+        fhir = await make(request, limit, with_body=True)
+        return await run(ctx, request, fhir, batch.batch_or_transaction)
+
     @router.get("/{resource_type}", summary="search-type")
     async def type_search(resource_type: str, request: Request, ctx: Ctx, limit: Limit) -> Response:
         fhir = await make(request, limit, resource_type=resource_type)
@@ -93,6 +120,22 @@ def build_router() -> APIRouter:
         fhir = await make(request, limit, resource_type=resource_type)
         fhir.params = await form_params(request, limit)
         return await run(ctx, request, fhir, search.search)
+
+    @router.post("/{resource_type}/$validate", summary="$validate (type)")
+    async def validate_type(
+        resource_type: str, request: Request, ctx: Ctx, limit: Limit
+    ) -> Response:
+        fhir = await make(request, limit, resource_type=resource_type)
+        fhir.body = await read_body(request, limit)  # the interaction parses it
+        return await run(ctx, request, fhir, validate.validate)
+
+    @router.post("/{resource_type}/{resource_id}/$validate", summary="$validate (instance)")
+    async def validate_instance(
+        resource_type: str, resource_id: str, request: Request, ctx: Ctx, limit: Limit
+    ) -> Response:
+        fhir = await make(request, limit, resource_type=resource_type, resource_id=resource_id)
+        fhir.body = await read_body(request, limit)
+        return await run(ctx, request, fhir, validate.validate)
 
     @router.post("/{resource_type}", summary="create", status_code=201)
     async def create_resource(

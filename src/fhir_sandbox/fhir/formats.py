@@ -12,7 +12,13 @@ from typing import Any
 import orjson
 from pydantic import ValidationError
 
-from fhir_sandbox.errors import Invalid, NotAcceptable, Unprocessable, UnsupportedMediaType
+from fhir_sandbox.errors import (
+    Invalid,
+    Issue,
+    NotAcceptable,
+    Unprocessable,
+    UnsupportedMediaType,
+)
 from fhir_sandbox.fhir.models import model_class
 
 
@@ -118,8 +124,15 @@ def _parse_xml(raw: bytes) -> dict[str, Any]:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
+        paths = [".".join([qname.localname, *(str(p) for p in e["loc"])]) for e in exc.errors()]
+        issues = [  # every problem the XML layer reports, each with where it is
+            Issue("structure", f"{path}: {e['msg']}", expression=(path,))
+            for path, e in zip(paths, exc.errors(), strict=True)
+        ]
         raise Unprocessable(
-            f"{qname.localname} failed validation: {where}: {first['msg']}", code="structure"
+            f"{qname.localname} failed validation: {where}: {first['msg']}",
+            code="structure",
+            issues=issues,
         ) from None
     except Exception as exc:  # the XML layer raises plain errors on structure problems
         raise Invalid(

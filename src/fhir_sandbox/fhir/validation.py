@@ -1,9 +1,7 @@
 """Validate a resource on write (never on read).
 
 The R4B models check structure and cardinality. Pydantic coerces some JSON that FHIR forbids
-(`"active": "yes"` becomes `True`), so after validating we compare the submitted primitives
-with the model's own JSON dump and reject any whose JSON type changed
-(https://hl7.org/fhir/R4/json.html#primitive).
+(`"active": "yes"` becomes `True`); `primitives.py` rejects those.
 """
 
 from __future__ import annotations
@@ -16,6 +14,7 @@ from pydantic import ValidationError
 
 from fhir_sandbox.errors import Invalid, Issue, Unprocessable
 from fhir_sandbox.fhir.models import RESOURCE_TYPES, model_class
+from fhir_sandbox.fhir.primitives import primitive_issues
 
 ID_PATTERN = re.compile(r"^[A-Za-z0-9\-.]{1,64}$")
 
@@ -68,17 +67,16 @@ def validate_resource(data: Any, expected_type: str | None = None) -> dict[str, 
         )
     check_type(resource_type)
     try:
-        model = model_class(resource_type).model_validate(data)
+        model_class(resource_type).model_validate(data)
     except ValidationError as exc:
         raise Unprocessable(
             f"{resource_type} failed validation: {_summarise(exc)}",
             code="structure",
             issues=list(_issues(resource_type, exc)),
         ) from None
-    dumped = model.model_dump(mode="json", by_alias=True, exclude_none=True)
-    mismatches = list(_primitive_mismatches(data, dumped, resource_type))
-    if mismatches:
-        raise Unprocessable(mismatches[0].diagnostics, code="structure", issues=mismatches)
+    problems = primitive_issues(data, resource_type)
+    if problems:
+        raise Unprocessable(problems[0].diagnostics, code="structure", issues=problems)
     if "id" in data:
         check_id(str(data["id"]))
     return data
@@ -113,31 +111,3 @@ def _expression(resource_type: str, loc: tuple[Any, ...]) -> str:
         elif part != "__root__":
             path += f".{part}"
     return path
-
-
-def _primitive_mismatches(given: Any, dumped: Any, path: str) -> Iterator[Issue]:
-    if isinstance(given, dict) and isinstance(dumped, dict):
-        for key, value in given.items():
-            if key in dumped and key != "resourceType":
-                yield from _primitive_mismatches(value, dumped[key], f"{path}.{key}")
-    elif isinstance(given, list) and isinstance(dumped, list):
-        for index, (item, twin) in enumerate(zip(given, dumped, strict=False)):
-            yield from _primitive_mismatches(item, twin, f"{path}[{index}]")
-    elif _json_kind(given) != _json_kind(dumped):
-        yield Issue(
-            "value",
-            f"{path}: expected a JSON {_json_kind(dumped)}, got {_json_kind(given)} {given!r}",
-            expression=(path,),
-        )
-
-
-def _json_kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if value is None:
-        return "null"
-    return "object" if isinstance(value, dict) else "array"

@@ -18,7 +18,10 @@ TYPE_INTERACTIONS = (
     "read", "vread", "update", "patch", "delete", "history-instance",
     "history-type", "create", "search-type",
 )  # fmt: skip
-SYSTEM_INTERACTIONS = ("history-system", "search-system")
+SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system", "search-system")
+OPERATIONS = [
+    {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
+]
 _CONTROL_SEARCH = (
     ("_count", "number"), ("_sort", "string"), ("_total", "token"), ("_summary", "token"),
     ("_elements", "string"), ("_include", "string"), ("_revinclude", "string"),
@@ -39,7 +42,11 @@ def capabilities(ctx: Context, request: FhirRequest) -> Result:
         },
         "fhirVersion": FHIR_VERSION,
         "format": ["application/fhir+json", "application/json", "application/fhir+xml"],
-        "patchFormat": ["application/json-patch+json"],
+        "patchFormat": [
+            "application/json-patch+json",
+            "application/fhir+json",
+            "application/fhir+xml",
+        ],
         "rest": [
             {
                 "mode": "server",
@@ -78,4 +85,5 @@ def _resource(ctx: Context, resource_type: str) -> dict[str, Any]:
             for code, p in sorted(params.items())
         ]
         + [{"name": name, "type": kind} for name, kind in _CONTROL_SEARCH],
+        "operation": [dict(op) for op in OPERATIONS],
     }

@@ -22,4 +22,5 @@ class Context:
     registry: Registry = field(default_factory=default_registry)
     default_page_size: int = 20
     max_page_size: int = 1000
+    max_bundle_entries: int = 1000
     clock: Callable[[], datetime] = utc_now

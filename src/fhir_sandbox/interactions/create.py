@@ -2,6 +2,8 @@
 
 The server assigns the id. With `If-None-Exist`, the search and the insert run in one
 write session, so concurrent identical conditional creates leave exactly one resource.
+A transaction Bundle assigns the id in advance (`request.id`, never set from HTTP) so that
+references to the new resource can be rewritten before it is written (http.html#trules).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ def create(ctx: Context, request: FhirRequest) -> Result:
     resource_type = check_type(request.resource_type or "")
     _reject_query(request)
     resource = dict(validate_resource(request.body, resource_type))
-    resource["id"] = str(uuid.uuid4())
+    resource["id"] = request.id or str(uuid.uuid4())
     condition = request.header("if-none-exist")
     with ctx.repository.session(request.tenant, write=True) as session:
         if condition is not None:

@@ -8,6 +8,7 @@ every reference parameter. Included resources are deduplicated against the page.
 from __future__ import annotations
 
 from fhir_sandbox.errors import Invalid
+from fhir_sandbox.fhir.models import RESOURCE_TYPES
 from fhir_sandbox.interactions.bundles import resource_of
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.request import FhirRequest
@@ -100,20 +101,8 @@ def _referenced(
                     wanted.setdefault(rtype, set()).add(rid)
     found: list[StoredVersion] = []
     for rtype, ids in sorted(wanted.items()):
-        found += (
-            session.fetch(rtype, sorted(ids))
-            if rtype
-            in (
-                "Organization",
-                "Endpoint",
-                "Practitioner",
-                "PractitionerRole",
-                "Location",
-                "HealthcareService",
-                "OrganizationAffiliation",
-            )
-            else []
-        )
+        if rtype in RESOURCE_TYPES:
+            found += session.fetch(rtype, sorted(ids))
     return found
 
 

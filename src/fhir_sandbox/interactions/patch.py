@@ -1,4 +1,5 @@
-"""patch with JSON Patch (https://hl7.org/fhir/R4/http.html#patch, RFC 6902).
+"""patch with JSON Patch (RFC 6902) or FHIRPath Patch (https://hl7.org/fhir/R4/http.html#patch,
+https://hl7.org/fhir/R4/fhirpatch.html).
 
 The patch is applied to the current JSON; the result is validated like any update and may
 not change `resourceType` or `id`. `If-Match` gives optimistic locking.
@@ -6,12 +7,14 @@ not change `resourceType` or `id`. `If-Match` gives optimistic locking.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import jsonpatch
 import orjson
 
 from fhir_sandbox.errors import Invalid, PreconditionFailed, Unprocessable
+from fhir_sandbox.fhir.fhirpath_patch import apply_fhirpath_patch
 from fhir_sandbox.fhir.validation import check_id, check_type, validate_resource
 from fhir_sandbox.interactions.conditional import criteria_matches
 from fhir_sandbox.interactions.context import Context
@@ -46,15 +49,32 @@ def patch(ctx: Context, request: FhirRequest) -> Result:
         return _apply(ctx, session, request, current, operations)
 
 
-def _operations(body: Any) -> jsonpatch.JsonPatch:
+Patcher = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _operations(body: Any) -> Patcher:
+    """The patch as a function from the current JSON to the patched JSON."""
+    if isinstance(body, dict) and body.get("resourceType") == "Parameters":
+        return lambda resource: apply_fhirpath_patch(resource, body)
     if not isinstance(body, list):
         raise Invalid(
-            "A JSON Patch body must be a JSON array of operations (RFC 6902)", code="structure"
+            "A patch body is a JSON Patch array (application/json-patch+json) or a "
+            "FHIRPath Patch Parameters resource (application/fhir+json)",
+            code="structure",
         )
     try:
-        return jsonpatch.JsonPatch(body)
+        operations = jsonpatch.JsonPatch(body)
     except (jsonpatch.InvalidJsonPatch, TypeError) as exc:
         raise Invalid(f"Invalid JSON Patch: {exc}", code="structure") from None
+    return lambda resource: _json_patch(operations, resource)
+
+
+def _json_patch(operations: jsonpatch.JsonPatch, resource: dict[str, Any]) -> dict[str, Any]:
+    try:
+        patched: dict[str, Any] = operations.apply(resource)
+    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
+        raise Unprocessable(f"The patch cannot be applied: {exc}") from None
+    return patched
 
 
 def _apply(
@@ -62,16 +82,10 @@ def _apply(
     session: Session,
     request: FhirRequest,
     current: StoredVersion,
-    ops: jsonpatch.JsonPatch,
+    ops: Patcher,
 ) -> Result:
     check_if_match(request, current)
-    original = orjson.loads(current.body)
-    try:
-        patched = ops.apply(original)
-    except (jsonpatch.JsonPatchException, jsonpatch.JsonPointerException) as exc:
-        raise Unprocessable(
-            f"The patch cannot be applied to {current.resource_type}/{current.id}: {exc}"
-        ) from None
+    patched = ops(orjson.loads(current.body))
     if patched.get("resourceType") != current.resource_type or patched.get("id") != current.id:
         raise Unprocessable("A patch may not change resourceType or id", code="business-rule")
     validate_resource(patched, current.resource_type)

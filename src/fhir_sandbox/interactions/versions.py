@@ -7,7 +7,7 @@ in meta (profile, tag, security, source) is kept as the client sent it.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
@@ -17,6 +17,7 @@ from fhir_sandbox.fhir import outcomes
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.request import FhirRequest, Result
 from fhir_sandbox.searchparams.extract import extract_index
+from fhir_sandbox.searchparams.rows import IndexRows
 from fhir_sandbox.storage.base import Session, StoredVersion
 
 _ETAG = re.compile(r'^(W/)?"?([0-9]+)"?$')
@@ -51,22 +52,20 @@ def version_headers(request: FhirRequest, stored: StoredVersion) -> dict[str, st
     }
 
 
-def write_version(
+def stamp(
     ctx: Context,
-    session: Session,
     resource: dict[str, Any],
     previous: StoredVersion | None,
     method: str,
-) -> StoredVersion:
-    """Stamp meta, index and store a new version of `resource` (its id already set)."""
+) -> tuple[StoredVersion, IndexRows]:
+    """The next version of `resource` (its id already set) with server meta, and its index.
+
+    lastUpdated never goes backwards for one resource, even if the clock does.
+    """
     number = previous.version + 1 if previous else 1
     now = ctx.clock()
     if previous and now <= previous.last_updated:
-        now = (
-            previous.last_updated.replace(microsecond=previous.last_updated.microsecond + 1000)
-            if previous.last_updated.microsecond < 998000
-            else now
-        )
+        now = previous.last_updated + timedelta(milliseconds=1)
     meta = {
         k: v
         for k, v in (resource.get("meta") or {}).items()
@@ -75,7 +74,6 @@ def write_version(
     stamped = {"resourceType": resource["resourceType"], "id": resource["id"]}
     stamped["meta"] = {"versionId": str(number), "lastUpdated": instant(now), **meta}
     stamped.update({k: v for k, v in resource.items() if k not in stamped})
-    index = extract_index(stamped, ctx.registry)
     version = StoredVersion(
         resource_type=resource["resourceType"],
         id=resource["id"],
@@ -85,7 +83,33 @@ def write_version(
         deleted=False,
         body=orjson.dumps(stamped),
     )
-    return session.save(version, index)
+    return version, extract_index(stamped, ctx.registry)
+
+
+def write_version(
+    ctx: Context,
+    session: Session,
+    resource: dict[str, Any],
+    previous: StoredVersion | None,
+    method: str,
+) -> StoredVersion:
+    """Stamp, index and store a new version of `resource`."""
+    return session.save(*stamp(ctx, resource, previous, method))
+
+
+def same_content(stored: dict[str, Any], wanted: dict[str, Any]) -> bool:
+    """Equal apart from the server-owned meta.versionId and meta.lastUpdated."""
+    return _content(stored) == _content(wanted)
+
+
+def _content(resource: dict[str, Any]) -> dict[str, Any]:
+    meta = {
+        k: v
+        for k, v in (resource.get("meta") or {}).items()
+        if k not in ("versionId", "lastUpdated")
+    }
+    body = {k: v for k, v in resource.items() if k != "meta"}
+    return {**body, "meta": meta} if meta else body
 
 
 def check_if_match(request: FhirRequest, current: StoredVersion | None) -> None:

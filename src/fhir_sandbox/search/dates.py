@@ -14,8 +14,10 @@ DATE_PREDICATES: dict[str, Callable[[str, str, str, str], bool]] = {
     "ne": lambda rl, rh, sl, sh: not (rl >= sl and rh <= sh),
     "gt": lambda rl, rh, sl, sh: rh > sh,
     "lt": lambda rl, rh, sl, sh: rl < sl,
-    "ge": lambda rl, rh, sl, sh: rh >= sl,
-    "le": lambda rl, rh, sl, sh: rl <= sh,
+    # ge = gt or eq: "the range above the search value intersects the range of the target
+    # value, or the range of the search value fully contains [it]"; le likewise with lt
+    "ge": lambda rl, rh, sl, sh: rh > sh or rl >= sl,
+    "le": lambda rl, rh, sl, sh: rl < sl or rh <= sh,
     "sa": lambda rl, rh, sl, sh: rl > sh,
     "eb": lambda rl, rh, sl, sh: rh < sl,
     "ap": lambda rl, rh, sl, sh: rl <= sh and rh >= sl,

@@ -92,7 +92,10 @@ def _tokens(value: Any) -> list[tuple[str, str, str]]:
     if "coding" in value or ("text" in value and "code" not in value and "value" not in value):
         text = normalize_string(value.get("text", ""))
         codings = value.get("coding") or []
-        tokens = [_coding(c, text) for c in codings if isinstance(c, dict)]
+        # :text looks at CodeableConcept.text and at every Coding.display (search.html#token)
+        tokens = [
+            t for c in codings if isinstance(c, dict) for t in (_coding(c, text), _coding(c, ""))
+        ]
         return tokens or ([("", "", text)] if text else [])
     if "code" in value or ("system" in value and "value" not in value):
         return [_coding(value, "")]

@@ -13,12 +13,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Any
 
 import orjson
 
 from fhir_sandbox.fhir.models import RESOURCE_TYPES
 from fhir_sandbox.searchparams.paths import compile_expression
+from fhir_sandbox.searchparams.rows import INDEX_FORMAT
 
 #: Search parameter types this server indexes and searches.
 SUPPORTED_TYPES = ("string", "token", "reference", "date", "uri", "special")
@@ -68,14 +70,38 @@ def load_definitions(name: str) -> list[dict[str, Any]]:
 @cache
 def default_registry() -> Registry:
     """The registry of the official and custom parameters, built once per process."""
-    definitions = load_definitions("search-parameters.json")
-    definitions += load_definitions("custom-search-parameters.json")
-    return build_registry(definitions)
+    return build_registry(_shipped())
+
+
+def _shipped() -> list[dict[str, Any]]:
+    return load_definitions("search-parameters.json") + load_definitions(
+        "custom-search-parameters.json"
+    )
+
+
+def registry_with(extra_files: Iterable[Path]) -> Registry:
+    """The shipped parameters plus a deployment's own SearchParameter Bundles (JSON).
+
+    A definition with the same base and code as a shipped one replaces it.
+    """
+    extra: list[dict[str, Any]] = []
+    for path in extra_files:
+        bundle = orjson.loads(path.read_bytes())
+        resources = [e["resource"] for e in bundle.get("entry", [])]
+        if bundle.get("resourceType") == "SearchParameter":
+            resources = [bundle]
+        for resource in resources:
+            if resource.get("resourceType") != "SearchParameter":
+                raise ValueError(f"{path}: {resource.get('resourceType')} is not a SearchParameter")
+        extra += resources
+    if not extra:
+        return default_registry()
+    return build_registry(_shipped() + extra)
 
 
 def build_registry(definitions: Iterable[dict[str, Any]]) -> Registry:
     by_type: dict[str, dict[str, SearchParam]] = {t: {} for t in RESOURCE_TYPES}
-    digest = hashlib.sha256()
+    digest = hashlib.sha256(INDEX_FORMAT.encode())
     for definition in definitions:
         digest.update(orjson.dumps(definition, option=orjson.OPT_SORT_KEYS))
         if definition.get("type") not in SUPPORTED_TYPES:

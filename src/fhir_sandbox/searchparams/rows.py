@@ -9,6 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple
 
+#: Bump when extraction or normalisation changes what rows a resource gets: it is part of
+#: the registry fingerprint, so existing data is reindexed at the next start.
+INDEX_FORMAT = "2"
+
 
 class StringRow(NamedTuple):
     code: str

@@ -89,6 +89,15 @@ class Session(Protocol):
 
     def history_count(self, where: HistoryFilter) -> int: ...
 
+    def current_many(self, resource_type: str, ids: list[str]) -> dict[str, StoredVersion]:
+        """Newest versions (delete markers included) of the given ids, by id."""
+
+    def insert_new(self, versions: list[tuple[StoredVersion, IndexRows]]) -> None:
+        """Bulk-store first versions of resources that have no row yet (the loader's path)."""
+
+    def replace_index(self, resource_type: str, resource_id: str, index: IndexRows) -> None:
+        """Rewrite a current resource's index rows (only the difference): reindexing."""
+
     def max_seq(self) -> int:
         """The newest sequence number in this tenant (0 when empty)."""
 
@@ -100,5 +109,10 @@ class Repository(Protocol):
         """Remove every resource, version and index row of a tenant."""
 
     def tenants(self) -> list[str]: ...
+
+    def get_setting(self, key: str) -> str | None:
+        """A server-wide stored setting (e.g. the search registry fingerprint)."""
+
+    def put_setting(self, key: str, value: str) -> None: ...
 
     def close(self) -> None: ...

@@ -99,6 +99,17 @@ class MemorySession:
     def history_count(self, where: HistoryFilter) -> int:
         return len(self._history(where))
 
+    def current_many(self, resource_type: str, ids: list[str]) -> dict[str, StoredVersion]:
+        found = ((i, self._state.current.get((resource_type, i))) for i in ids)
+        return {i: v for i, v in found if v is not None}
+
+    def insert_new(self, versions: list[tuple[StoredVersion, IndexRows]]) -> None:
+        for version, index in versions:
+            self.save(version, index)
+
+    def replace_index(self, resource_type: str, resource_id: str, index: IndexRows) -> None:
+        self._state.rows[(resource_type, resource_id)] = index
+
     def max_seq(self) -> int:
         versions = self._state.versions
         return versions[-1].seq if versions else 0
@@ -121,6 +132,7 @@ class MemoryRepository:
         self._tenants: dict[str, _TenantState] = {}
         self._seq = [0]
         self._write_lock = threading.RLock()
+        self._settings: dict[str, str] = {}
 
     @contextmanager
     def session(self, tenant: str, *, write: bool = False) -> Iterator[MemorySession]:
@@ -143,7 +155,13 @@ class MemoryRepository:
             self._tenants.pop(tenant, None)
 
     def tenants(self) -> list[str]:
-        return sorted(self._tenants)
+        return sorted(t for t, state in self._tenants.items() if state.versions)
+
+    def get_setting(self, key: str) -> str | None:
+        return self._settings.get(key)
+
+    def put_setting(self, key: str, value: str) -> None:
+        self._settings[key] = value
 
     def close(self) -> None:
         self._tenants.clear()

@@ -1,7 +1,9 @@
 """Compiling a search Query to SQL: one EXISTS per clause over the typed index tables.
 
 Mirrors `search/match.py` clause for clause; the property tests hold the two to the same
-answers. Works unchanged on SQLite and PostgreSQL.
+answers. Works unchanged on SQLite and PostgreSQL: text compares by code point on both
+(schema.code_text columns; sort positions are also wrapped in `code_point`), because keyset
+paging compares the same positions in Python.
 """
 
 from __future__ import annotations
@@ -9,7 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, or_, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FromClause
+from sqlalchemy.sql.functions import GenericFunction
+from sqlalchemy.types import Text
 
 from fhir_sandbox.search.geo import KM_PER_DEGREE_LAT
 from fhir_sandbox.search.ordering import missing_value
@@ -160,8 +166,8 @@ def _date(value: DateValue, low: Any, high: Any) -> ColumnElement[bool]:
         "ne": lambda: not_(and_(low >= sl, high <= sh)),
         "gt": lambda: high > sh,
         "lt": lambda: low < sl,
-        "ge": lambda: high >= sl,
-        "le": lambda: low <= sh,
+        "ge": lambda: or_(high > sh, low >= sl),  # gt, or eq (see search/dates.py)
+        "le": lambda: or_(low < sl, high <= sh),  # lt, or eq
         "sa": lambda: low > sh,
         "eb": lambda: high < sl,
         "ap": lambda: and_(low <= sh, high >= sl),
@@ -181,10 +187,31 @@ def _uri(mod: str | None, wanted: str, t: FromClause) -> ColumnElement[bool]:
     return t.c.uri == wanted
 
 
+class code_point(GenericFunction[str]):
+    """`expr COLLATE "C"` on PostgreSQL (byte order of UTF-8 = code point order); on SQLite
+    the expression itself, whose BINARY collation already orders by code point."""
+
+    type = Text()
+    inherit_cache = True
+
+
+@compiles(code_point)
+def _code_point_default(element: code_point, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.clauses, **kw)
+
+
+@compiles(code_point, "postgresql")
+def _code_point_postgresql(element: code_point, compiler: SQLCompiler, **kw: Any) -> str:
+    return f'({compiler.process(element.clauses, **kw)}) COLLATE "C"'
+
+
 def sort_values(keys: tuple[SortKey, ...], tenant: str, outer: FromClause) -> list[Any]:
     """Per sort key the resource's value, with missing values as the ordering sentinels,
     then the id: the resource's position (search/ordering.py)."""
-    values = [func.coalesce(_sort_value(key, tenant, outer), missing_value(key)) for key in keys]
+    values = [
+        code_point(func.coalesce(_sort_value(key, tenant, outer), missing_value(key)))
+        for key in keys
+    ]
     return [*values, outer.c.res_id]
 
 

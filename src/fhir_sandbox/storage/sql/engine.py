@@ -1,27 +1,80 @@
 """Engines for SQLite (WAL, foreign keys, writers serialised with BEGIN IMMEDIATE) and
-PostgreSQL (writers of a tenant serialised by a transaction-scoped advisory lock)."""
+PostgreSQL (writers of a tenant serialised by a transaction-scoped advisory lock).
+
+PostgreSQL connections come from a pool that pings a connection before handing it out, so
+the server recovers by itself when the database comes back; every connection carries a
+statement timeout, so a stuck query ends instead of holding a request forever. Database
+failures leave the storage layer as FHIR errors (`errors.Unavailable`, 503): the database
+is unreachable, timed out, or aborted the transaction (`errors.Contention`, retried).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
+
+from fhir_sandbox.errors import Contention, Unavailable
+
+# SQLSTATEs: the transaction was aborted and may simply be run again
+RETRYABLE_STATES = {"40001": "serialization failure", "40P01": "deadlock"}
+QUERY_CANCELED = "57014"
+# SQLite errors that mean "not now" rather than "wrong SQL"
+_SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
 
 
-def make_engine(url: str) -> Engine:
+@dataclass(frozen=True)
+class EngineOptions:
+    """Connection settings (config.Settings.database_*); the defaults suit one server."""
+
+    pool_size: int = 10
+    max_overflow: int = 20
+    pool_timeout: float = 10.0  # seconds to wait for a free pooled connection
+    pool_recycle: int = 1800  # seconds; below typical proxy / load-balancer idle cut-offs
+    statement_timeout: float = 30.0  # PostgreSQL statement_timeout; SQLite busy timeout
+    connect_timeout: int = 5  # seconds to open a PostgreSQL connection
+
+
+def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
+    options = options or EngineOptions()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _sqlite_engine(url)
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+        engine = _sqlite_engine(url, options)
+    else:
+        engine = _server_engine(url, options)
+    event.listen(engine, "handle_error", _translate)
+    return engine
 
 
-def _sqlite_engine(url: str) -> Engine:
+def _server_engine(url: str, options: EngineOptions) -> Engine:
+    connect_args: dict[str, Any] = {}
+    if make_url(url).get_backend_name() == "postgresql":
+        timeout_ms = int(options.statement_timeout * 1000)
+        connect_args = {
+            "connect_timeout": options.connect_timeout,
+            "options": f"-c statement_timeout={timeout_ms}",
+            "application_name": "fhir-sandbox",
+        }
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=options.pool_size,
+        max_overflow=options.max_overflow,
+        pool_timeout=options.pool_timeout,
+        pool_recycle=options.pool_recycle,
+        connect_args=connect_args,
+    )
+
+
+def _sqlite_engine(url: str, options: EngineOptions) -> Engine:
     database = make_url(url).database
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    busy = options.statement_timeout
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy})
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -30,7 +83,7 @@ def _sqlite_engine(url: str) -> Engine:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -39,3 +92,43 @@ def _sqlite_engine(url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _translate(context: ExceptionContext) -> None:
+    """`handle_error`: raise the FHIR error for a database failure; leave bugs alone.
+
+    Pre-ping failures are left to the pool, which reconnects (that is the recovery path).
+    """
+    if context.is_pre_ping:
+        return
+    error = context.original_exception
+    dbapi = context.dialect.loaded_dbapi
+    state = getattr(getattr(error, "diag", None), "sqlstate", None) or getattr(
+        error, "sqlstate", None
+    )
+    if state in RETRYABLE_STATES:
+        raise Contention(
+            f"The database aborted the transaction ({RETRYABLE_STATES[state]}); "
+            "nothing was written, please retry",
+            headers={"Retry-After": "1"},
+        ) from error
+    if state == QUERY_CANCELED:
+        raise Unavailable(
+            "The database did not answer in time (statement timeout); nothing was written",
+            code="timeout",
+            headers={"Retry-After": "5"},
+        ) from error
+    transient = context.is_disconnect
+    if context.dialect.name == "sqlite":
+        message = str(error).lower()
+        transient = transient or (
+            isinstance(error, dbapi.OperationalError)
+            and any(m in message for m in _SQLITE_TRANSIENT)
+        )
+    else:
+        transient = transient or isinstance(error, (dbapi.OperationalError, dbapi.InterfaceError))
+    if transient:
+        raise Unavailable(
+            "The database is unavailable right now; please retry",
+            headers={"Retry-After": "5"},
+        ) from error

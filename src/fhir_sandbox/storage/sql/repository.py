@@ -13,16 +13,19 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, text, tuple_, update
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from fhir_sandbox.errors import Unavailable
 from fhir_sandbox.search.query import Query
 from fhir_sandbox.searchparams.normalize import instant_text, parse_instant_text
 from fhir_sandbox.searchparams.rows import IndexRows
 from fhir_sandbox.storage.base import HistoryFilter, Match, PageRequest, StoredVersion
+from fhir_sandbox.storage.sql import migrate
 from fhir_sandbox.storage.sql.compile import beyond, matching, order_terms, sort_values
-from fhir_sandbox.storage.sql.engine import make_engine
+from fhir_sandbox.storage.sql.engine import EngineOptions, make_engine
 from fhir_sandbox.storage.sql.schema import (
     INDEX_TABLES,
-    metadata,
+    meta_info,
     resource,
     resource_version,
 )
@@ -232,11 +235,92 @@ class SqlSession:
         stmt = select(func.count()).select_from(resource_version).where(*self._history_where(where))
         return int(self._conn.execute(stmt).scalar_one())
 
+    def current_many(self, resource_type: str, ids: list[str]) -> dict[str, StoredVersion]:
+        found: dict[str, StoredVersion] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            stmt = (
+                self._versions()
+                .join(resource, _same_version())
+                .where(resource.c.res_type == resource_type, resource.c.res_id.in_(chunk))
+            )
+            found.update((row.res_id, _version(row)) for row in self._conn.execute(stmt))
+        return found
+
+    def insert_new(self, versions: list[tuple[StoredVersion, IndexRows]]) -> None:
+        """One multi-row INSERT per table for the whole batch (no per-row round trips)."""
+        if not versions:
+            return
+        base = [
+            {"tenant": self._tenant, "res_type": v.resource_type, "res_id": v.id}
+            for v, _ in versions
+        ]
+        rows = [
+            {**key, "version": v.version, "last_updated": instant_text(v.last_updated),
+             "method": v.method, "deleted": False, "body": v.body}
+            for key, (v, _) in zip(base, versions, strict=True)
+        ]  # fmt: skip
+        stmt = insert(resource_version).returning(
+            resource_version.c.seq, sort_by_parameter_order=True
+        )
+        seqs = list(self._conn.execute(stmt, rows).scalars())
+        self._conn.execute(
+            insert(resource),
+            [
+                {**key, "version": r["version"], "deleted": False,
+                 "last_updated": r["last_updated"], "seq": seq}
+                for key, r, seq in zip(base, rows, seqs, strict=True)
+            ],
+        )  # fmt: skip
+        for name, table in INDEX_TABLES.items():
+            index_rows = [
+                (self._tenant, version.resource_type, version.id, *row)
+                for version, index in versions
+                for row in index.table(name)
+            ]
+            if index_rows:
+                self._executemany(
+                    table, ["tenant", "res_type", "res_id", *_ROW_FIELDS[name]], index_rows
+                )
+
+    def _executemany(self, table: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        """A driver-level executemany of plain tuples: the bulk path skips per-row
+        parameter processing, which dominates when loading millions of index rows."""
+        style = self._conn.dialect.paramstyle
+        mark = "?" if style == "qmark" else "%s"
+        names = ", ".join(columns)
+        marks = ", ".join([mark] * len(columns))
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        self._conn.exec_driver_sql(sql, rows)
+
+    def replace_index(self, resource_type: str, resource_id: str, index: IndexRows) -> None:
+        key = {"tenant": self._tenant, "res_type": resource_type, "res_id": resource_id}
+        self._write_index(key, index)
+
     def max_seq(self) -> int:
         stmt = select(func.max(resource_version.c.seq)).where(
             resource_version.c.tenant == self._tenant
         )
         return int(self._conn.execute(stmt).scalar() or 0)
+
+
+def _same_version() -> Any:
+    return and_(
+        resource.c.tenant == resource_version.c.tenant,
+        resource.c.res_type == resource_version.c.res_type,
+        resource.c.res_id == resource_version.c.res_id,
+        resource.c.version == resource_version.c.version,
+    )
+
+
+@contextmanager
+def _pool_wait() -> Iterator[None]:
+    try:
+        yield
+    except PoolTimeout:
+        raise Unavailable(
+            "Every database connection is busy; please retry", headers={"Retry-After": "1"}
+        ) from None
 
 
 def _key_filter(table: Any, key: dict[str, str]) -> list[Any]:
@@ -248,17 +332,26 @@ def _key_filter(table: Any, key: dict[str, str]) -> list[Any]:
 
 
 class SqlRepository:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, options: EngineOptions | None = None) -> None:
         self.url = url
-        self.engine = make_engine(url)
+        self.engine = make_engine(url, options)
         self.dialect = self.engine.dialect.name
 
     def create_schema(self) -> None:
-        metadata.create_all(self.engine)
+        """Bring the schema to the newest revision through the Alembic migrations."""
+        migrate.upgrade(self.engine)
+
+    def schema_status(self) -> migrate.SchemaStatus:
+        return migrate.status(self.engine)
+
+    def check_schema(self) -> None:
+        """Raise migrate.SchemaOutOfDate (naming the command to run) unless current."""
+        migrate.ensure_current(self.engine, f"at {self.engine.url!r}")
 
     @contextmanager
     def session(self, tenant: str, *, write: bool = False) -> Iterator[SqlSession]:
-        with self.engine.connect() as conn:
+        # database errors become errors.Unavailable / Contention in engine._translate
+        with _pool_wait(), self.engine.connect() as conn:
             conn = conn.execution_options(fhir_write=write)
             with conn.begin():
                 if write and self.dialect == "postgresql":
@@ -275,6 +368,17 @@ class SqlRepository:
     def tenants(self) -> list[str]:
         with self.engine.connect() as conn:
             return list(conn.execute(select(resource.c.tenant).distinct()).scalars())
+
+    def get_setting(self, key: str) -> str | None:
+        with self.engine.connect() as conn:
+            stmt = select(meta_info.c.value).where(meta_info.c.key == key)
+            value: str | None = conn.execute(stmt).scalar()
+            return value
+
+    def put_setting(self, key: str, value: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(meta_info).where(meta_info.c.key == key))
+            conn.execute(insert(meta_info).values(key=key, value=value))
 
     def close(self) -> None:
         self.engine.dispose()

@@ -4,11 +4,18 @@ Every table has the tenant column and every query filters on it. Each version's 
 stored once (`resource_version.body`) and served as stored. Timestamps are stored in the
 fixed-width UTC text form of `searchparams.normalize.instant_text`, which sorts and
 compares correctly as text on both databases.
+
+Text is compared by code point on both databases, as the keyset paging in Python does:
+SQLite's default (BINARY) collation already does that, and on PostgreSQL every text column
+is `COLLATE "C"` (`code_text`), whatever the database's own collation. Sequence numbers and
+row keys are 64-bit on PostgreSQL. The schema is created and changed only by the Alembic
+migrations in `migrations/` (`migrate.py`); a test holds them to these tables.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Float,
@@ -25,16 +32,28 @@ from sqlalchemy import (
 
 metadata = MetaData()
 
+
+def code_text(length: int | None = None) -> String:
+    """A text type compared by code point on both databases (see the module docstring)."""
+    base = Text if length is None else String
+    return base(length).with_variant(base(length, collation="C"), "postgresql")
+
+
+def row_key() -> BigInteger:
+    """An autoincrementing key: BIGINT identity on PostgreSQL, SQLite's INTEGER rowid."""
+    return BigInteger().with_variant(Integer(), "sqlite")
+
+
 resource = Table(
     "resource",
     metadata,
-    Column("tenant", String(64), nullable=False),
-    Column("res_type", String(40), nullable=False),
-    Column("res_id", String(64), nullable=False),
+    Column("tenant", code_text(64), nullable=False),
+    Column("res_type", code_text(40), nullable=False),
+    Column("res_id", code_text(64), nullable=False),
     Column("version", Integer, nullable=False),
     Column("deleted", Boolean, nullable=False),
-    Column("last_updated", String(26), nullable=False),
-    Column("seq", Integer, nullable=False),
+    Column("last_updated", code_text(26), nullable=False),
+    Column("seq", row_key(), nullable=False),
     PrimaryKeyConstraint("tenant", "res_type", "res_id"),
     Index("ix_resource_lu", "tenant", "res_type", "last_updated"),
 )
@@ -42,13 +61,13 @@ resource = Table(
 resource_version = Table(
     "resource_version",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),
-    Column("tenant", String(64), nullable=False),
-    Column("res_type", String(40), nullable=False),
-    Column("res_id", String(64), nullable=False),
+    Column("seq", row_key(), primary_key=True, autoincrement=True),
+    Column("tenant", code_text(64), nullable=False),
+    Column("res_type", code_text(40), nullable=False),
+    Column("res_id", code_text(64), nullable=False),
     Column("version", Integer, nullable=False),
-    Column("last_updated", String(26), nullable=False),
-    Column("method", String(8), nullable=False),
+    Column("last_updated", code_text(26), nullable=False),
+    Column("method", code_text(8), nullable=False),
     Column("deleted", Boolean, nullable=False),
     Column("body", LargeBinary, nullable=False),
     UniqueConstraint("tenant", "res_type", "res_id", "version", name="uq_version"),
@@ -61,11 +80,11 @@ def _index_table(name: str, *columns: Column[object], lookups: list[tuple[str, .
     table = Table(
         f"idx_{name}",
         metadata,
-        Column("pk", Integer, primary_key=True, autoincrement=True),
-        Column("tenant", String(64), nullable=False),
-        Column("res_type", String(40), nullable=False),
-        Column("res_id", String(64), nullable=False),
-        Column("code", String(64), nullable=False),
+        Column("pk", row_key(), primary_key=True, autoincrement=True),
+        Column("tenant", code_text(64), nullable=False),
+        Column("res_type", code_text(40), nullable=False),
+        Column("res_id", code_text(64), nullable=False),
+        Column("code", code_text(64), nullable=False),
         *columns,
         Index(f"ix_{name}_owner", "tenant", "res_type", "res_id"),
     )
@@ -76,24 +95,31 @@ def _index_table(name: str, *columns: Column[object], lookups: list[tuple[str, .
 
 idx_string = _index_table(
     "string",
-    Column("norm", Text, nullable=False),
-    Column("exact", Text, nullable=False),
+    Column("norm", code_text(), nullable=False),
+    Column("exact", code_text(), nullable=False),
     lookups=[("norm",)],
 )
+# `:contains` (LIKE '%…%') on PostgreSQL: a trigram index (extension pg_trgm, migration 0002)
+Index(
+    "ix_string_norm_trgm",
+    idx_string.c.norm,
+    postgresql_using="gin",
+    postgresql_ops={"norm": "gin_trgm_ops"},
+).ddl_if(dialect="postgresql")
 idx_token = _index_table(
     "token",
-    Column("system", Text, nullable=False),
-    Column("value", Text, nullable=False),
-    Column("text", Text, nullable=False),
+    Column("system", code_text(), nullable=False),
+    Column("value", code_text(), nullable=False),
+    Column("text", code_text(), nullable=False),
     lookups=[("value", "system")],
 )
 idx_reference = _index_table(
     "reference",
-    Column("target_type", String(40), nullable=False),
-    Column("target_id", String(64), nullable=False),
-    Column("url", Text, nullable=False),
-    Column("ident_system", Text, nullable=False),
-    Column("ident_value", Text, nullable=False),
+    Column("target_type", code_text(40), nullable=False),
+    Column("target_id", code_text(64), nullable=False),
+    Column("url", code_text(), nullable=False),
+    Column("ident_system", code_text(), nullable=False),
+    Column("ident_value", code_text(), nullable=False),
     lookups=[("target_id", "target_type")],
 )
 Index(
@@ -104,11 +130,11 @@ Index(
 )
 idx_date = _index_table(
     "date",
-    Column("low", String(26), nullable=False),
-    Column("high", String(26), nullable=False),
+    Column("low", code_text(26), nullable=False),
+    Column("high", code_text(26), nullable=False),
     lookups=[("low",), ("high",)],
 )
-idx_uri = _index_table("uri", Column("uri", Text, nullable=False), lookups=[("uri",)])
+idx_uri = _index_table("uri", Column("uri", code_text(), nullable=False), lookups=[("uri",)])
 idx_geo = _index_table(
     "geo",
     Column("lat", Float, nullable=False),
@@ -128,6 +154,6 @@ INDEX_TABLES: dict[str, Table] = {
 meta_info = Table(
     "sandbox_meta",
     metadata,
-    Column("key", String(64), primary_key=True),
-    Column("value", Text, nullable=False),
+    Column("key", code_text(64), primary_key=True),
+    Column("value", code_text(), nullable=False),
 )

@@ -1,0 +1,115 @@
+"""Reading resources from NDJSON files and Bundles, one item per resource with its origin.
+
+Every item says where it came from (`file:line`, or `file#entry[n]` in a Bundle) so a
+problem can be reported precisely. Parsing problems become items too: the loader reports
+them and carries on.
+"""
+
+from __future__ import annotations
+
+import gzip
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any, cast
+
+import orjson
+
+from fhir_sandbox.errors import FhirError, Invalid
+
+_BUNDLE_TYPES = ("collection", "batch", "transaction", "searchset", "transaction-response")
+
+
+@dataclass
+class Item:
+    origin: str
+    resource: dict[str, Any] | None = None
+    error: FhirError | None = None
+
+
+def read_items(path: Path) -> Iterator[Item]:
+    if path.name.endswith((".ndjson", ".ndjson.gz", ".jsonl")):
+        yield from _ndjson(path)
+    else:
+        yield from _bundle(path)
+
+
+def _open(path: Path) -> IO[bytes]:
+    if path.suffix == ".gz":
+        return cast(IO[bytes], gzip.open(path, "rb"))
+    return path.open("rb")
+
+
+def _ndjson(path: Path) -> Iterator[Item]:
+    with _open(path) as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            origin = f"{path}:{number}"
+            try:
+                yield Item(origin, _as_resource(orjson.loads(line)))
+            except orjson.JSONDecodeError as exc:
+                yield Item(origin, error=Invalid(f"not valid JSON: {exc}", code="structure"))
+            except FhirError as exc:
+                yield Item(origin, error=exc)
+
+
+def _as_resource(data: Any) -> dict[str, Any]:
+    if not isinstance(data, dict) or not isinstance(data.get("resourceType"), str):
+        raise Invalid("not a FHIR resource (a JSON object with resourceType)", code="structure")
+    return data
+
+
+def _bundle(path: Path) -> Iterator[Item]:
+    try:
+        with _open(path) as handle:
+            bundle = _as_resource(orjson.loads(handle.read()))
+    except orjson.JSONDecodeError as exc:
+        yield Item(str(path), error=Invalid(f"not valid JSON: {exc}", code="structure"))
+        return
+    except FhirError as exc:
+        yield Item(str(path), error=exc)
+        return
+    if bundle["resourceType"] != "Bundle":
+        yield Item(str(path), bundle)
+        return
+    if bundle.get("type") not in _BUNDLE_TYPES:
+        message = f"Bundle type {bundle.get('type')!r} cannot be loaded; use one of {_BUNDLE_TYPES}"
+        yield Item(str(path), error=Invalid(message))
+        return
+    entries = bundle.get("entry") or []
+    aliases = _urn_aliases(entries)
+    for index, entry in enumerate(entries):
+        origin = f"{path}#entry[{index}]"
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict):
+            yield Item(origin, error=Invalid("entry has no resource", code="required"))
+            continue
+        if entry.get("fullUrl") in aliases and "id" not in resource:
+            resource = {**resource, "id": aliases[entry["fullUrl"]].split("/")[1]}
+        yield Item(origin, _rewrite(resource, aliases) if aliases else resource)
+
+
+def _urn_aliases(entries: list[Any]) -> dict[str, str]:
+    """`urn:uuid:X` fullUrls of id-less entries become `Type/X` (a deterministic id)."""
+    aliases = {}
+    for entry in entries:
+        if not isinstance(entry, dict) or not isinstance(entry.get("resource"), dict):
+            continue
+        full_url, resource = entry.get("fullUrl"), entry["resource"]
+        if isinstance(full_url, str) and full_url.startswith("urn:uuid:"):
+            rid = resource.get("id") or str(uuid.UUID(full_url[9:]))
+            aliases[full_url] = f"{resource.get('resourceType')}/{rid}"
+    return aliases
+
+
+def _rewrite(node: Any, aliases: dict[str, str]) -> Any:
+    if isinstance(node, dict):
+        out = {k: _rewrite(v, aliases) for k, v in node.items()}
+        if isinstance(out.get("reference"), str) and out["reference"] in aliases:
+            out["reference"] = aliases[out["reference"]]
+        return out
+    if isinstance(node, list):
+        return [_rewrite(v, aliases) for v in node]
+    return node

@@ -1,0 +1,127 @@
+"""CLI commands for data: generate, load, export, reindex (registered by cli.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+from fhir_sandbox.config import Settings
+
+console = Console(stderr=True)
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option("--database-url", help="SQLAlchemy URL (env FHIR_SANDBOX_DATABASE_URL)"),
+]
+Tenant = Annotated[str, typer.Option(help="Tenant: 'directory' (/fhir) or 'ehr-<name>'")]
+
+
+def _settings(database_url: str | None) -> Settings:
+    settings = Settings()
+    return settings.model_copy(update={"database_url": database_url}) if database_url else settings
+
+
+def generate(
+    out: Annotated[Path, typer.Option(help="Output folder for <Type>.ndjson")] = Path("generated"),
+    organizations: Annotated[int, typer.Option(min=1, help="Organisations to generate")] = 1000,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives identical files")] = 1,
+) -> None:
+    """Write a deterministic synthetic UK-like directory as NDJSON, one file per type."""
+    from fhir_sandbox.generator import write_ndjson
+
+    counts = write_ndjson(out, organizations, seed, Settings().public_base_url)
+    console.print(f"wrote {sum(counts.values())} resources to {out}: {counts}")
+
+
+def load(
+    files: Annotated[
+        list[Path], typer.Argument(exists=True, dir_okay=False, help="NDJSON or Bundle files")
+    ],
+    database_url: DatabaseUrl = None,
+    tenant: Tenant = "directory",
+    batch_size: Annotated[int, typer.Option(min=1)] = 1000,
+    fail_fast: Annotated[
+        bool, typer.Option("--fail-fast", help="Stop at the first bad line")
+    ] = False,
+) -> None:
+    """Validate and load resources (idempotent by id); report every bad line precisely."""
+    from fhir_sandbox.app import create_context, create_repository
+    from fhir_sandbox.bulk.loader import FailFast
+    from fhir_sandbox.bulk.loader import load as load_items
+    from fhir_sandbox.bulk.sources import read_items
+
+    settings = _settings(database_url)
+    repository = create_repository(settings)
+    context = create_context(settings, repository)
+    total = sum(_count_lines(f) for f in files)
+    columns = (
+        TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+        TextColumn("{task.speed} res/s"), TimeRemainingColumn(),
+    )  # fmt: skip
+    try:
+        with Progress(*columns, console=console, transient=False) as bar:
+            task = bar.add_task("loading", total=total)
+            items = (item for f in files for item in read_items(f))
+            report = load_items(
+                context, tenant, items, batch_size=batch_size, fail_fast=fail_fast,
+                progress=lambda n: bar.advance(task, n),
+            )  # fmt: skip
+    except FailFast as stop:
+        console.print(f"[red]stopped:[/red] {stop}")
+        raise typer.Exit(1) from None
+    finally:
+        repository.close()
+    for problem in report.problems:
+        colour = "red" if problem.severity == "error" else "yellow"
+        console.print(
+            f"[{colour}]{problem.severity}[/{colour}] {problem.origin}: {problem.message}"
+        )
+    console.print(
+        f"loaded: {report.written} written, {report.unchanged} unchanged, "
+        f"{len(report.errors)} errors, {len(report.problems) - len(report.errors)} warnings"
+    )
+    if report.errors:
+        raise typer.Exit(1)
+
+
+def _count_lines(path: Path) -> int:
+    if path.name.endswith((".ndjson", ".jsonl")):
+        with path.open("rb") as handle:
+            return sum(1 for line in handle if line.strip())
+    return 0  # unknown until parsed (Bundles, gzip)
+
+
+def export(
+    out: Annotated[Path, typer.Option(help="Output folder for <Type>.ndjson")] = Path("export"),
+    database_url: DatabaseUrl = None,
+    tenant: Tenant = "directory",
+) -> None:
+    """Write a tenant's current resources as NDJSON that loads back identically."""
+    from fhir_sandbox.app import create_context, create_repository
+    from fhir_sandbox.bulk.exporter import export_ndjson
+
+    settings = _settings(database_url)
+    repository = create_repository(settings)
+    counts = export_ndjson(create_context(settings, repository), tenant, out)
+    repository.close()
+    console.print(f"exported {sum(counts.values())} resources to {out}: {counts}")
+
+
+def reindex(database_url: DatabaseUrl = None) -> None:
+    """Re-extract every search index row with the current SearchParameter definitions."""
+    from fhir_sandbox.app import create_context, create_repository
+    from fhir_sandbox.maintenance import reindex as reindex_all
+
+    settings = _settings(database_url)
+    repository = create_repository(settings)
+    count = reindex_all(create_context(settings, repository), repository)
+    repository.close()
+    console.print(f"reindexed {count} resources")
+
+
+def register(app: typer.Typer) -> None:
+    for command in (generate, load, export, reindex):
+        app.command()(command)

@@ -1,0 +1,81 @@
+"""The `batch-response` / `transaction-response` Bundle (https://hl7.org/fhir/R4/http.html#transaction-response).
+
+One response entry per request entry, in the request's order, each with `response.status`
+and, where the interaction gave them, `location`, `etag`, `lastModified`, the resource,
+and an `outcome` (an OperationOutcome: the error of a failed batch entry, or the message of
+a delete).
+"""
+
+from __future__ import annotations
+
+from email.utils import parsedate_to_datetime
+from http import HTTPStatus
+from typing import Any
+
+import orjson
+
+from fhir_sandbox.errors import FhirError, Issue
+from fhir_sandbox.fhir import outcomes
+from fhir_sandbox.interactions.bundles import bundle
+from fhir_sandbox.interactions.context import Context
+from fhir_sandbox.interactions.request import FhirRequest, Result
+from fhir_sandbox.interactions.versions import instant
+
+
+def status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
+
+
+def response_entry(request: FhirRequest, result: Result) -> dict[str, Any]:
+    body: Any = orjson.loads(result.body) if isinstance(result.body, bytes) else result.body
+    entry: dict[str, Any] = {}
+    response: dict[str, Any] = {"status": status_line(result.status)}
+    headers = result.headers
+    if "Location" in headers:
+        response["location"] = headers["Location"]
+    if "ETag" in headers:
+        response["etag"] = headers["ETag"]
+    resource = None
+    if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
+        response["outcome"] = body
+    elif isinstance(body, dict):
+        resource = body
+        if body.get("id") and body.get("resourceType") != "Bundle":
+            entry["fullUrl"] = f"{request.base_url}/{body['resourceType']}/{body['id']}"
+        entry["resource"] = body
+    if "Last-Modified" in headers:
+        response["lastModified"] = _last_modified(resource, headers["Last-Modified"])
+    entry["response"] = response
+    return entry
+
+
+def _last_modified(resource: dict[str, Any] | None, header: str) -> str:
+    """meta.lastUpdated when the resource is at hand (millisecond precision), else the header."""
+    stamp = ((resource or {}).get("meta") or {}).get("lastUpdated")
+    if isinstance(stamp, str):
+        return stamp
+    return instant(parsedate_to_datetime(header))
+
+
+def error_entry(error: FhirError) -> dict[str, Any]:
+    return error_response(error.status, error.issues)
+
+
+def error_response(status: int, issues: list[Issue]) -> dict[str, Any]:
+    return {
+        "response": {
+            "status": status_line(status),
+            "outcome": outcomes.operation_outcome(issues),
+        }
+    }
+
+
+def response_bundle(ctx: Context, kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
+    result = bundle(kind, None, entries, [], ctx.clock())
+    del result["link"]  # FHIR JSON has no empty arrays
+    if not entries:
+        del result["entry"]
+    return result
