@@ -65,17 +65,24 @@ def create_context(settings: Settings, repository: Repository) -> Context:
     )
 
 
+def open_store(settings: Settings, repository: Repository | None = None) -> Context:
+    """The context every process works through, with search indexes known to match the
+    definitions: a writer never adds rows indexed with definitions other than the stored
+    ones (an empty database just records the current fingerprint)."""
+    context = create_context(settings, repository or create_repository(settings))
+    reindexed = ensure_index_current(context, context.repository)
+    if reindexed:
+        log.info("search definitions changed: reindexed %d resources", reindexed)
+    return context
+
+
 def create_app(settings: Settings | None = None, repository: Repository | None = None) -> FastAPI:
     settings = settings or Settings()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        repo = repository or create_repository(settings)
-        context = create_context(settings, repo)
+        context = open_store(settings, repository)
         app.state.context = context
-        reindexed = ensure_index_current(context, repo)
-        if reindexed is not None:
-            log.info("search definitions changed: reindexed %d resources", reindexed)
         if settings.seed_on_start and is_empty(context):
             report = load_seed(
                 context, settings.seed_dir or default_seed_dir(), settings.public_base_url
@@ -83,7 +90,7 @@ def create_app(settings: Settings | None = None, repository: Repository | None =
             log.info("seeded the directory: %d resources", report.written)
         yield
         if repository is None:
-            repo.close()
+            context.repository.close()
 
     app = FastAPI(
         title="fhir-sandbox",

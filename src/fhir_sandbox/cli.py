@@ -8,27 +8,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from fhir_sandbox import cli_data, cli_db
-from fhir_sandbox.config import Settings
+from fhir_sandbox.cli_common import DatabaseUrl, console, settings_for
 
 app = typer.Typer(
     help="fhir-sandbox: a FHIR R4 sandbox of the UK organisation registry.", no_args_is_help=True
 )
-console = Console(stderr=True)
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL (env FHIR_SANDBOX_DATABASE_URL)"),
-]
-
-
-def _settings(database_url: str | None) -> Settings:
-    settings = Settings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    return settings
 
 
 @app.command()
@@ -46,7 +32,7 @@ def serve(
     from fhir_sandbox.app import create_app, create_repository
 
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    settings = _settings(database_url)
+    settings = settings_for(database_url)
     create_repository(settings).close()  # fail fast: unreachable, or a schema that is behind
     console.print(
         f"fhir-sandbox on http://{host}:{port}/fhir  (store: {settings.resolved_database_url()})"
@@ -71,19 +57,16 @@ def seed(
     reset: Annotated[bool, typer.Option("--reset", help="Wipe the directory tenant first")] = False,
 ) -> None:
     """Load the curated seed into the directory (idempotent)."""
-    from fhir_sandbox.app import create_context, create_repository
+    from fhir_sandbox.app import open_store
     from fhir_sandbox.seeding import DIRECTORY_TENANT, default_seed_dir, load_seed
 
-    settings = _settings(database_url)
-    repository = create_repository(settings)
+    settings = settings_for(database_url)
+    context = open_store(settings)
     if reset:
-        repository.wipe(DIRECTORY_TENANT)
-    report = load_seed(
-        create_context(settings, repository),
-        settings.seed_dir or default_seed_dir(),
-        settings.public_base_url,
-    )
-    repository.close()
+        context.repository.wipe(DIRECTORY_TENANT)
+    seed_dir = settings.seed_dir or default_seed_dir()
+    report = load_seed(context, seed_dir, settings.public_base_url)
+    context.repository.close()
     console.print(f"seed: {report.written} written, {report.unchanged} unchanged")
 
 

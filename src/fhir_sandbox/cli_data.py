@@ -6,22 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
+from fhir_sandbox.cli_common import DatabaseUrl, console, settings_for
 from fhir_sandbox.config import Settings
 
-console = Console(stderr=True)
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL (env FHIR_SANDBOX_DATABASE_URL)"),
-]
 Tenant = Annotated[str, typer.Option(help="Tenant: 'directory' (/fhir) or 'ehr-<name>'")]
-
-
-def _settings(database_url: str | None) -> Settings:
-    settings = Settings()
-    return settings.model_copy(update={"database_url": database_url}) if database_url else settings
 
 
 def generate(
@@ -48,14 +38,14 @@ def load(
     ] = False,
 ) -> None:
     """Validate and load resources (idempotent by id); report every bad line precisely."""
-    from fhir_sandbox.app import create_context, create_repository
+    from fhir_sandbox.app import open_store
     from fhir_sandbox.bulk.loader import FailFast
     from fhir_sandbox.bulk.loader import load as load_items
     from fhir_sandbox.bulk.sources import read_items
 
-    settings = _settings(database_url)
-    repository = create_repository(settings)
-    context = create_context(settings, repository)
+    settings = settings_for(database_url)
+    context = open_store(settings)
+    repository = context.repository
     total = sum(_count_lines(f) for f in files)
     columns = (
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
@@ -100,13 +90,12 @@ def export(
     tenant: Tenant = "directory",
 ) -> None:
     """Write a tenant's current resources as NDJSON that loads back identically."""
-    from fhir_sandbox.app import create_context, create_repository
+    from fhir_sandbox.app import open_store
     from fhir_sandbox.bulk.exporter import export_ndjson
 
-    settings = _settings(database_url)
-    repository = create_repository(settings)
-    counts = export_ndjson(create_context(settings, repository), tenant, out)
-    repository.close()
+    context = open_store(settings_for(database_url))
+    counts = export_ndjson(context, tenant, out)
+    context.repository.close()
     console.print(f"exported {sum(counts.values())} resources to {out}: {counts}")
 
 
@@ -115,7 +104,7 @@ def reindex(database_url: DatabaseUrl = None) -> None:
     from fhir_sandbox.app import create_context, create_repository
     from fhir_sandbox.maintenance import reindex as reindex_all
 
-    settings = _settings(database_url)
+    settings = settings_for(database_url)
     repository = create_repository(settings)
     count = reindex_all(create_context(settings, repository), repository)
     repository.close()

@@ -12,24 +12,10 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from fhir_sandbox.config import Settings
+from fhir_sandbox.cli_common import DatabaseUrl, console, settings_for
 
-console = Console(stderr=True)
 db = typer.Typer(help="Database schema: migrations (Alembic).", no_args_is_help=True)
-
-DatabaseUrl = Annotated[
-    str | None,
-    typer.Option("--database-url", help="SQLAlchemy URL (env FHIR_SANDBOX_DATABASE_URL)"),
-]
-
-
-def _url(database_url: str | None) -> str:
-    settings = Settings()
-    if database_url:
-        settings = settings.model_copy(update={"database_url": database_url})
-    return settings.resolved_database_url()
 
 
 @db.command()
@@ -41,7 +27,7 @@ def upgrade(
     from fhir_sandbox.storage.sql import migrate
     from fhir_sandbox.storage.sql.engine import make_engine
 
-    engine = make_engine(_url(database_url))
+    engine = make_engine(settings_for(database_url).resolved_database_url())
     try:
         before, after = migrate.upgrade(engine, revision)
     finally:
@@ -59,7 +45,7 @@ def current(database_url: DatabaseUrl = None) -> None:
     from fhir_sandbox.storage.sql import migrate
     from fhir_sandbox.storage.sql.engine import make_engine
 
-    engine = make_engine(_url(database_url))
+    engine = make_engine(settings_for(database_url).resolved_database_url())
     try:
         found = migrate.status(engine)
     finally:
@@ -88,7 +74,7 @@ def revision(
     if not autogenerate:
         command.revision(migrate.alembic_config(), message, rev_id=rev_id)
         return
-    engine = make_engine(_url(database_url))
+    engine = make_engine(settings_for(database_url).resolved_database_url())
     try:
         with engine.begin() as conn:
             config = migrate.alembic_config(conn)

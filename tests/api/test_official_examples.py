@@ -18,18 +18,12 @@ import httpx
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
+from fhir_sandbox.fhir.models import RESOURCE_TYPES
+
 EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "fhir-r4" / "examples"
 
 
-TYPES = (
-    "Organization",
-    "Endpoint",
-    "Practitioner",
-    "PractitionerRole",
-    "Location",
-    "HealthcareService",
-    "OrganizationAffiliation",
-)
+TYPES = RESOURCE_TYPES
 FHIR_JSON = "application/fhir+json"
 FHIR_XML = "application/fhir+xml"
 

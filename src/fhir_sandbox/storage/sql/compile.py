@@ -8,9 +8,24 @@ paging compares the same positions in Python.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, literal, not_, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    Table,
+    and_,
+    false,
+    func,
+    literal,
+    not_,
+    or_,
+    select,
+    true,
+    union,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import FromClause
@@ -45,10 +60,15 @@ TABLE_FOR_KIND = {
 _TOP = "\U0010ffff"
 
 
+#: Built once: building aliases per query costs more than running an indexed query. Every
+#: subquery below is self-contained (`correlate(None)`), so reusing names is safe.
+_OUTER = resource.alias("r")
+_INNER = resource.alias("m")
+
+
 def matching(query: Query, tenant: str) -> tuple[FromClause, ColumnElement[bool]]:
     """The resource alias and the WHERE condition selecting the query's matches."""
-    outer = resource.alias("r")
-    return outer, _where(query, tenant, outer)
+    return _OUTER, _where(query, tenant, _OUTER)
 
 
 def _where(query: Query, tenant: str, outer: FromClause) -> ColumnElement[bool]:
@@ -57,11 +77,17 @@ def _where(query: Query, tenant: str, outer: FromClause) -> ColumnElement[bool]:
         outer.c.res_type == query.resource_type,
         outer.c.deleted == false(),
     ]
-    conditions += [_clause(c, tenant, outer) for c in query.clauses]
+    conditions += [_clause(c, tenant, query.resource_type, outer) for c in query.clauses]
     return and_(*conditions)
 
 
+def _ids_matching(query: Query, tenant: str) -> Select[Any]:
+    """The ids of the current resources matching a (chained or `_has`) query."""
+    return select(_INNER.c.res_id).where(_where(query, tenant, _INNER)).correlate(None)
+
+
 def _owned(table: FromClause, tenant: str, outer: FromClause, code: str) -> ColumnElement[bool]:
+    """Index rows of the outer resource for one parameter (correlated; used for sorting)."""
     return and_(
         table.c.tenant == tenant,
         table.c.res_type == outer.c.res_type,
@@ -70,52 +96,70 @@ def _owned(table: FromClause, tenant: str, outer: FromClause, code: str) -> Colu
     )
 
 
-def _clause(clause: Clause | HasClause, tenant: str, outer: FromClause) -> ColumnElement[bool]:
+def _clause(
+    clause: Clause | HasClause, tenant: str, resource_type: str, outer: FromClause
+) -> ColumnElement[bool]:
+    """One clause as `res_id IN (ids from an index table)`.
+
+    Driving each clause from its index (not a correlated EXISTS per resource) keeps indexed
+    searches independent of how many resources of the type there are.
+    """
+    res_id = outer.c.res_id
     if isinstance(clause, HasClause):
-        return _has(clause, tenant, outer)
+        return res_id.in_(_has_ids(clause, tenant, resource_type))
     if clause.kind == "id":
         ids = [v.code for v in clause.values if isinstance(v, TokenValue) and v.code]
-        return outer.c.res_id.not_in(ids) if clause.modifier == "not" else outer.c.res_id.in_(ids)
+        return res_id.not_in(ids) if clause.modifier == "not" else res_id.in_(ids)
     if clause.kind == "lastUpdated":
         column = outer.c.last_updated
         return or_(*(_date(v, column, column) for v in clause.values if isinstance(v, DateValue)))
-    table = INDEX_TABLES[TABLE_FOR_KIND[clause.kind]].alias()
-    owned = _owned(table, tenant, outer, clause.code)
+    rows = INDEX_TABLES[TABLE_FOR_KIND[clause.kind]]
+    where = (tenant, resource_type, clause.code)
     if clause.modifier == "missing":
-        present = exists().where(owned)
+        present = res_id.in_(_index_ids(rows, where, lambda t: true()))
         return or_(*(not_(present) if v else present for v in clause.values))
     if clause.chain is not None:
-        return _chain(clause, tenant, table, owned)
-    matched = or_(*(_value(clause, v, table) for v in clause.values))
-    if clause.modifier == "not":
-        return not_(exists().where(owned, matched))
-    return exists().where(owned, matched)
+        targets = _ids_matching(clause.chain, tenant)
+        chain_type = clause.chain.resource_type
+        linked = _index_ids(
+            rows, where, lambda t: and_(t.c.target_type == chain_type, t.c.target_id.in_(targets))
+        )
+        return res_id.in_(linked)
+    per_value = [_index_ids(rows, where, partial(_value, clause, v)) for v in clause.values]
+    matched: Any = per_value[0] if len(per_value) == 1 else union(*per_value)
+    return res_id.not_in(matched) if clause.modifier == "not" else res_id.in_(matched)
 
 
-def _chain(
-    clause: Clause, tenant: str, ref: FromClause, owned: ColumnElement[bool]
-) -> ColumnElement[bool]:
-    assert clause.chain is not None
-    target = resource.alias()
-    inner = and_(
-        target.c.res_type == ref.c.target_type,
-        target.c.res_id == ref.c.target_id,
-        _where(clause.chain, tenant, target),
+def _index_ids(
+    rows: Table, where: tuple[str, str, str], condition: Callable[[FromClause], Any]
+) -> Select[Any]:
+    """Ids of resources with an index row for (tenant, type, code) meeting `condition`."""
+    tenant, resource_type, code = where
+    return (
+        select(rows.c.res_id)
+        .where(
+            rows.c.tenant == tenant,
+            rows.c.res_type == resource_type,
+            rows.c.code == code,
+            condition(rows),
+        )
+        .correlate(None)
     )
-    return exists().where(owned, ref.c.target_type.in_(clause.chain_type), exists().where(inner))
 
 
-def _has(clause: HasClause, tenant: str, outer: FromClause) -> ColumnElement[bool]:
-    source = resource.alias()
-    ref = idx_reference.alias()
-    return exists().where(
-        ref.c.tenant == tenant,
-        ref.c.res_type == clause.source_type,
-        ref.c.code == clause.reference_code,
-        ref.c.target_type == outer.c.res_type,
-        ref.c.target_id == outer.c.res_id,
-        source.c.res_id == ref.c.res_id,
-        _where(clause.query, tenant, source),
+def _has_ids(clause: HasClause, tenant: str, resource_type: str) -> Select[Any]:
+    """Ids of `resource_type` resources referenced from matching `source_type` resources."""
+    ref = idx_reference
+    return (
+        select(ref.c.target_id)
+        .where(
+            ref.c.tenant == tenant,
+            ref.c.res_type == clause.source_type,
+            ref.c.code == clause.reference_code,
+            ref.c.target_type == resource_type,
+            ref.c.res_id.in_(_ids_matching(clause.query, tenant)),
+        )
+        .correlate(None)
     )
 
 
@@ -241,7 +285,7 @@ def _sort_value(key: SortKey, tenant: str, outer: FromClause) -> Any:
         return outer.c.res_id
     if key.kind == "lastUpdated":
         return outer.c.last_updated
-    table = INDEX_TABLES[TABLE_FOR_KIND[key.kind]].alias()
+    table = INDEX_TABLES[TABLE_FOR_KIND[key.kind]]
     column: Any
     if key.kind == "string":
         column = table.c.norm

@@ -57,15 +57,7 @@ class SqlSession:
     def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:
         stmt = (
             self._versions()
-            .join(
-                resource,
-                and_(
-                    resource.c.tenant == resource_version.c.tenant,
-                    resource.c.res_type == resource_version.c.res_type,
-                    resource.c.res_id == resource_version.c.res_id,
-                    resource.c.version == resource_version.c.version,
-                ),
-            )
+            .join(resource, _same_version())
             .where(resource.c.res_type == resource_type, resource.c.res_id == resource_id)
         )
         row = self._conn.execute(stmt).first()
@@ -193,15 +185,7 @@ class SqlSession:
             return []
         stmt = (
             self._versions()
-            .join(
-                resource,
-                and_(
-                    resource.c.tenant == resource_version.c.tenant,
-                    resource.c.res_type == resource_version.c.res_type,
-                    resource.c.res_id == resource_version.c.res_id,
-                    resource.c.version == resource_version.c.version,
-                ),
-            )
+            .join(resource, _same_version())
             .where(resource.c.res_type == resource_type, resource.c.res_id.in_(ids))
             .where(resource.c.deleted.is_(False))
         )
