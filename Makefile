@@ -40,6 +40,13 @@ typecheck: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/fhir-sandbox openapi
 
+## $export round trip at 100k resources (generate, load, $export, load into a fresh server,
+## compare; ~2 min on SQLite); EXPORT_SIZE=N for another size, FHIR_SANDBOX_TEST_DATABASE too
+EXPORT_SIZE ?= 100000
+.PHONY: export-roundtrip
+export-roundtrip: $(STAMP)
+	FHIR_SANDBOX_EXPORT_ROUNDTRIP_SIZE=$(EXPORT_SIZE) $(BIN)/python -m pytest -s -q tests/bulk/test_export_roundtrip.py
+
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache
 

@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from starlette.responses import HTMLResponse
+from starlette.types import Receive, Scope, Send
 
 from fhir_sandbox import __version__
 from fhir_sandbox.api import errors
+from fhir_sandbox.api.export_routes import build_export_router
+from fhir_sandbox.api.fastlane import FastLane
 from fhir_sandbox.api.home import home_page
 from fhir_sandbox.api.middleware import RequestIdMiddleware
 from fhir_sandbox.api.routes import build_router
+from fhir_sandbox.bulk.export_jobs import ExportManager
 from fhir_sandbox.config import Settings
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.maintenance import ensure_index_current
@@ -25,6 +31,12 @@ from fhir_sandbox.storage.sql.engine import EngineOptions
 from fhir_sandbox.storage.sql.repository import SqlRepository
 
 log = logging.getLogger("fhir_sandbox")
+
+#: Response headers a browser client may read (CORS), $export's among them.
+EXPOSED_HEADERS = [
+    "ETag", "Location", "Content-Location", "Last-Modified", "X-Request-Id",
+    "X-Progress", "Retry-After", "Expires",
+]  # fmt: skip
 
 
 def engine_options(settings: Settings) -> EngineOptions:
@@ -76,6 +88,26 @@ def open_store(settings: Settings, repository: Repository | None = None) -> Cont
     return context
 
 
+def export_manager(settings: Settings) -> ExportManager:
+    """The $export job service; it touches the disk only once the app starts."""
+    return ExportManager(
+        settings.resolved_export_dir(),
+        expiry=timedelta(seconds=settings.export_expiry_seconds),
+        max_running=settings.max_concurrent_exports,
+        max_per_file=settings.export_file_max_resources,
+    )
+
+
+class SandboxApp(FastAPI):
+    """FastAPI with the fast lane (api/fastlane.py) in front of its whole middleware stack."""
+
+    fast_lane: FastLane | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.fast_lane is None or not await self.fast_lane.handle(scope, receive, send):
+            await super().__call__(scope, receive, send)
+
+
 def create_app(settings: Settings | None = None, repository: Repository | None = None) -> FastAPI:
     settings = settings or Settings()
 
@@ -88,18 +120,32 @@ def create_app(settings: Settings | None = None, repository: Repository | None =
                 context, settings.seed_dir or default_seed_dir(), settings.public_base_url
             )
             log.info("seeded the directory: %d resources", report.written)
+        exports.start_background()
         yield
+        exports.shutdown()  # running exports stop before the store closes
+        read_threads.shutdown(wait=True, cancel_futures=True)
         if repository is None:
             context.repository.close()
 
-    app = FastAPI(
+    app = SandboxApp(
         title="fhir-sandbox",
         version=__version__,
         description="A FHIR R4 sandbox of the UK organisation and endpoint registry.",
         lifespan=lifespan,
     )
     app.state.settings = settings
+    app.state.exports = exports = export_manager(settings)
+    read_threads = ThreadPoolExecutor(settings.read_threads, thread_name_prefix="fhir-read")
+    app.fast_lane = FastLane(
+        lambda: app.state.context,
+        read_threads,
+        log_requests=settings.log_requests,
+        max_body_bytes=settings.max_body_bytes,
+    )
     errors.install(app)
+    export_router = build_export_router()  # before `router`: its /{type}/{id} would match
+    app.include_router(export_router, prefix="/fhir", tags=["bulk data"])
+    app.include_router(export_router, prefix="/ehr/{tenant}/r4", include_in_schema=False)
     router = build_router()
     app.include_router(router, prefix="/fhir", tags=["directory"])
     app.include_router(
@@ -115,7 +161,7 @@ def create_app(settings: Settings | None = None, repository: Repository | None =
         allow_origins=settings.cors_origins,
         allow_methods=["*"],
         allow_headers=["*"],
-        expose_headers=["ETag", "Location", "Content-Location", "Last-Modified", "X-Request-Id"],
+        expose_headers=EXPOSED_HEADERS,
     )
     app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)
     return app

@@ -36,10 +36,18 @@ def load(
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Stop at the first bad line")
     ] = False,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            help="Processes that parse, validate and index in parallel while this one "
+            "writes (default: the CPUs available to it; 1: everything in this process)",
+        ),
+    ] = None,
 ) -> None:
     """Validate and load resources (idempotent by id); report every bad line precisely."""
     from fhir_sandbox.app import open_store
-    from fhir_sandbox.bulk.loader import FailFast
+    from fhir_sandbox.bulk.loader import FailFast, available_cpus
     from fhir_sandbox.bulk.loader import load as load_items
     from fhir_sandbox.bulk.sources import read_items
 
@@ -54,10 +62,10 @@ def load(
     try:
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task("loading", total=total)
-            items = (item for f in files for item in read_items(f))
+            items = (item for f in files for item in read_items(f, parse=False))
             report = load_items(
                 context, tenant, items, batch_size=batch_size, fail_fast=fail_fast,
-                progress=lambda n: bar.advance(task, n),
+                progress=lambda n: bar.advance(task, n), workers=workers or available_cpus(),
             )  # fmt: skip
     except FailFast as stop:
         console.print(f"[red]stopped:[/red] {stop}")

@@ -55,6 +55,24 @@ class Settings(BaseSettings):
         description="Extra SearchParameter Bundles (JSON); a change triggers a reindex at start.",
     )
     log_requests: bool = True
+    export_dir: Path | None = Field(
+        default=None,
+        description="Where $export jobs keep their state and NDJSON files; default "
+        "data_dir/exports. Several server processes (or hosts) must share it.",
+    )
+    export_expiry_seconds: float = Field(
+        default=3600.0,
+        description="Seconds an export's files stay downloadable after it finished.",
+    )
+    max_concurrent_exports: int = Field(
+        default=2, description="Exports running at once (a further kick-off gets 429)."
+    )
+    export_file_max_resources: int = Field(
+        default=100_000, description="Most resources in one $export NDJSON file."
+    )
+    read_threads: int = Field(
+        default=8, description="Fast-lane worker threads (searches, writes, networked reads)."
+    )
 
     @field_validator("public_base_url")
     @classmethod
@@ -68,16 +86,23 @@ class Settings(BaseSettings):
         "default_page_size",
         "max_page_size",
         "max_bundle_entries",
+        "read_threads",
         "database_pool_size",
         "database_pool_timeout",
         "database_statement_timeout",
         "database_connect_timeout",
+        "export_expiry_seconds",
+        "max_concurrent_exports",
+        "export_file_max_resources",
     )
     @classmethod
     def _positive(cls, value: float) -> float:
         if value <= 0:
             raise ValueError("must be positive")
         return value
+
+    def resolved_export_dir(self) -> Path:
+        return self.export_dir or self.data_dir / "exports"
 
     def resolved_database_url(self) -> str:
         """The URL actually used: the configured one, or the embedded SQLite file."""

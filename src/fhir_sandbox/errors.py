@@ -105,6 +105,21 @@ class Forbidden(FhirError):
     default_code = "forbidden"
 
 
+class TooManyRequests(FhirError):
+    """The server is at a configured limit (e.g. running exports); retry later (429)."""
+
+    status = 429
+    default_code = "throttled"
+
+
+class OperationFailed(FhirError):
+    """An asynchronous operation (a bulk export) failed as a whole; its status request
+    reports it (500, https://hl7.org/fhir/uv/bulkdata/STU2/export.html#response---error-status-1)."""
+
+    status = 500
+    default_code = "exception"
+
+
 class Unavailable(FhirError):
     """A dependency (the database) cannot be reached right now (503)."""
 

@@ -15,7 +15,7 @@ import orjson
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, MetaData, inspect, text
+from sqlalchemy import Engine, inspect, text
 from typer.testing import CliRunner
 
 from fhir_sandbox.app import create_repository
@@ -146,13 +146,10 @@ def test_upgrading_a_database_with_data_keeps_every_resource_and_version(empty_u
 
 
 def test_a_database_made_before_migrations_is_adopted(engine: Engine, empty_url: str) -> None:
-    # what the server did before it used Alembic: create_all (without the later trigram index)
-    legacy = MetaData()
-    for table in metadata.tables.values():
-        table.to_metadata(legacy)
-    strings = legacy.tables["idx_string"]
-    strings.indexes = {i for i in strings.indexes if i.name != "ix_string_norm_trgm"}
-    legacy.create_all(engine)
+    # what the server made before it used Alembic: the baseline schema, with no version table
+    migrate.upgrade(engine, migrate.BASELINE)
+    with engine.begin() as conn:
+        conn.execute(text(f"DROP TABLE {migrate.VERSION_TABLE}"))
     repository = SqlRepository(empty_url)
     try:
         _write_history(repository)

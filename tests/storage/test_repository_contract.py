@@ -239,6 +239,23 @@ def test_save_and_read_versions(repo: Repository, tenant: Tenant) -> None:
         assert session.fetch("Organization", []) == []
 
 
+def test_one_statement_reads_agree_with_sessions(repo: Repository, tenant: Tenant) -> None:
+    """read_current / read_version (the read hot path) answer what a session answers."""
+    t, other = tenant("a"), tenant("b")
+    with repo.session(t, write=True) as session:
+        v1 = put(session, org("o", "First"))
+        v2 = put(session, org("o", "Second"), version=2, minute=1)
+        v3 = remove(session, "Organization", "o", 3, minute=2)
+    assert repo.read_current(t, "Organization", "o") == v3
+    assert repo.read_version(t, "Organization", "o", 1) == v1
+    assert repo.read_version(t, "Organization", "o", 2) == v2
+    assert repo.read_version(t, "Organization", "o", 4) is None
+    assert repo.read_current(t, "Organization", "missing") is None
+    assert repo.read_current(t, "Location", "o") is None
+    assert repo.read_current(other, "Organization", "o") is None  # tenant-scoped
+    assert repo.read_version(other, "Organization", "o", 1) is None
+
+
 def test_delete_marker(repo: Repository, tenant: Tenant) -> None:
     t = tenant("a")
     with repo.session(t, write=True) as session:

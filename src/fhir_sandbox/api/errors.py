@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import logging
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.requests import Request
 from starlette.responses import Response
 
 from fhir_sandbox.api.render import render, wants_pretty
@@ -28,8 +29,9 @@ def outcome_response(
     request: Request, status: int, issues: list[Issue], headers: dict[str, str] | None = None
 ) -> Response:
     params = list(request.query_params.multi_items())
+    fixed: Format | None = getattr(request.state, "fixed_format", None)  # e.g. $export: JSON
     try:
-        fmt = negotiate(request.headers.get("accept"), request.query_params.get("_format"))
+        fmt = fixed or negotiate(request.headers.get("accept"), request.query_params.get("_format"))
     except FhirError:
         fmt = Format.JSON
     result = Result(status, outcomes.operation_outcome(issues), headers or {})
@@ -61,7 +63,12 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> Response:
-        request_id = request.headers.get("x-request-id", "")
-        log.exception("unhandled error (request %s)", request_id)
-        message = f"Internal server error; quote request id {request_id} when reporting it"
-        return outcome_response(request, 500, [Issue("exception", message, severity="fatal")])
+        return unexpected_response(request, exc)
+
+
+def unexpected_response(request: Request, exc: Exception) -> Response:
+    """A bug: logged with its stack trace, answered with the request id and no details."""
+    request_id = request.headers.get("x-request-id", "")
+    log.error("unhandled error (request %s)", request_id, exc_info=exc)
+    message = f"Internal server error; quote request id {request_id} when reporting it"
+    return outcome_response(request, 500, [Issue("exception", message, severity="fatal")])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -17,16 +18,20 @@ FORM = "application/x-www-form-urlencoded"
 
 
 async def read_body(request: Request, limit: int) -> bytes:
-    declared = request.headers.get("content-length")
+    return await read_limited(request.stream(), request.headers.get("content-length"), limit)
+
+
+async def read_limited(chunks: AsyncIterator[bytes], declared: str | None, limit: int) -> bytes:
+    """The whole body, refused (413) as soon as it is known to exceed `limit`."""
     if declared and declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"The body is {declared} bytes; the limit is {limit} bytes")
-    chunks, size = [], 0
-    async for chunk in request.stream():
+    parts, size = [], 0
+    async for chunk in chunks:
         size += len(chunk)
         if size > limit:
             raise TooLarge(f"The body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def base_url(request: Request, tenant_path: str) -> str:
@@ -48,7 +53,7 @@ async def fhir_request(
     body: Any = None
     if with_body:
         raw = await read_body(request, limit)
-        body = _parse(request, raw)
+        body = parse_request_body(request.method, request.headers.get("content-type"), raw)
     return FhirRequest(
         method=request.method,
         tenant=tenant,
@@ -62,10 +67,10 @@ async def fhir_request(
     )
 
 
-def _parse(request: Request, raw: bytes) -> Any:
-    content_type = request.headers.get("content-type")
+def parse_request_body(method: str, content_type: str | None, raw: bytes) -> Any:
+    """A request body by its Content-Type: a resource (JSON or XML) or a JSON Patch."""
     media = (content_type or "").split(";")[0].strip().lower()
-    if request.method == "PATCH" and media != JSON_PATCH:
+    if method == "PATCH" and media != JSON_PATCH:
         try:  # FHIRPath Patch: a Parameters resource in JSON or XML
             return parse_body(raw, body_format(content_type))
         except UnsupportedMediaType:
@@ -73,7 +78,7 @@ def _parse(request: Request, raw: bytes) -> Any:
                 f"PATCH takes {JSON_PATCH} (JSON Patch) or a FHIRPath Patch Parameters "
                 f"resource as application/fhir+json or +xml; got {content_type or 'nothing'}"
             ) from None
-    if request.method == "PATCH":
+    if method == "PATCH":
         try:
             return orjson.loads(raw)
         except orjson.JSONDecodeError as exc:

@@ -6,9 +6,6 @@ Route bodies only build a FhirRequest, call one interaction in a worker thread a
 
 from __future__ import annotations
 
-import random
-import time
-from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,7 +14,6 @@ from starlette.responses import Response
 
 from fhir_sandbox.api.render import render, wants_pretty
 from fhir_sandbox.api.requests import fhir_request, form_params, read_body
-from fhir_sandbox.errors import Contention
 from fhir_sandbox.fhir.formats import negotiate
 from fhir_sandbox.interactions import (
     batch,
@@ -32,9 +28,9 @@ from fhir_sandbox.interactions import (
     validate,
 )
 from fhir_sandbox.interactions.context import Context
-from fhir_sandbox.interactions.request import FhirRequest, Result
+from fhir_sandbox.interactions.request import FhirRequest
+from fhir_sandbox.interactions.retries import Interaction, with_retries
 
-Interaction = Callable[[Context, FhirRequest], Result]
 FHIR_JSON: dict[str, Any] = {"content": {"application/fhir+json": {}}}
 
 
@@ -64,23 +60,6 @@ async def run(
     fmt = negotiate(request.headers.get("accept"), request.query_params.get("_format"))
     result = await run_in_threadpool(with_retries, interaction, ctx, fhir)
     return render(result, fmt, wants_pretty(fhir.params))
-
-
-CONTENTION_ATTEMPTS = 3
-
-
-def with_retries(interaction: Interaction, ctx: Context, fhir: FhirRequest) -> Result:
-    """Run the interaction again when the database aborted its transaction (serialisation
-    failure, deadlock: errors.Contention). Nothing was written by the aborted attempt, and
-    every interaction writes in one session (a batch reports per entry), so this is safe."""
-    for attempt in range(1, CONTENTION_ATTEMPTS + 1):
-        try:
-            return interaction(ctx, fhir)
-        except Contention:
-            if attempt == CONTENTION_ATTEMPTS:
-                raise
-            time.sleep(random.uniform(0.01, 0.05) * attempt)
-    raise AssertionError("unreachable")
 
 
 def build_router() -> APIRouter:

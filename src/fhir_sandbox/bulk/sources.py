@@ -2,7 +2,8 @@
 
 Every item says where it came from (`file:line`, or `file#entry[n]` in a Bundle) so a
 problem can be reported precisely. Parsing problems become items too: the loader reports
-them and carries on.
+them and carries on. NDJSON lines can also be handed over unparsed (`parse=False`, the
+item's `raw`): the loader then parses them with `parse_line`, possibly in a worker process.
 """
 
 from __future__ import annotations
@@ -23,14 +24,19 @@ _BUNDLE_TYPES = ("collection", "batch", "transaction", "searchset", "transaction
 
 @dataclass
 class Item:
+    """One resource to load: parsed (`resource`), unparsed (`raw`, an NDJSON line for
+    `parse_line`) or already known to be bad (`error`)."""
+
     origin: str
     resource: dict[str, Any] | None = None
     error: FhirError | None = None
+    raw: bytes | None = None
 
 
-def read_items(path: Path) -> Iterator[Item]:
+def read_items(path: Path, *, parse: bool = True) -> Iterator[Item]:
+    """The items of an NDJSON file or a Bundle; with `parse=False` NDJSON lines come raw."""
     if path.name.endswith((".ndjson", ".ndjson.gz", ".jsonl")):
-        yield from _ndjson(path)
+        yield from _ndjson(path, parse)
     else:
         yield from _bundle(path)
 
@@ -41,18 +47,28 @@ def _open(path: Path) -> IO[bytes]:
     return path.open("rb")
 
 
-def _ndjson(path: Path) -> Iterator[Item]:
+def _ndjson(path: Path, parse: bool) -> Iterator[Item]:
     with _open(path) as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             origin = f"{path}:{number}"
+            if not parse:
+                yield Item(origin, raw=line)
+                continue
             try:
-                yield Item(origin, _as_resource(orjson.loads(line)))
-            except orjson.JSONDecodeError as exc:
-                yield Item(origin, error=Invalid(f"not valid JSON: {exc}", code="structure"))
+                yield Item(origin, parse_line(line))
             except FhirError as exc:
                 yield Item(origin, error=exc)
+
+
+def parse_line(line: bytes) -> dict[str, Any]:
+    """One NDJSON line as a resource (a JSON object with a resourceType), or FhirError."""
+    try:
+        data = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise Invalid(f"not valid JSON: {exc}", code="structure") from None
+    return _as_resource(data)
 
 
 def _as_resource(data: Any) -> dict[str, Any]:

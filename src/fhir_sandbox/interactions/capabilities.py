@@ -1,7 +1,9 @@
 """capabilities: the CapabilityStatement (https://hl7.org/fhir/R4/http.html#capabilities).
 
 Generated from what is wired: the served types, the interactions the router dispatches, and
-the registry's search parameters, so it cannot claim what does not work.
+the registry's search parameters, so it cannot claim what does not work. Bulk Data $export
+(interactions/export.py) is declared at system level and per type, and the statement
+instantiates the Bulk Data IG's server CapabilityStatement.
 """
 
 from __future__ import annotations
@@ -19,8 +21,17 @@ TYPE_INTERACTIONS = (
     "history-type", "create", "search-type",
 )  # fmt: skip
 SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system", "search-system")
+BULK_DATA = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
+EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"
+SYSTEM_OPERATIONS = [{"name": "export", "definition": EXPORT}]
 OPERATIONS = [
-    {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
+    {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"},
+    {
+        "name": "export",
+        "definition": EXPORT,
+        "documentation": "The Bulk Data system export restricted to this type "
+        "([base]/[type]/$export; _type may only name this type).",
+    },
 ]
 _CONTROL_SEARCH = (
     ("_count", "number"), ("_sort", "string"), ("_total", "token"), ("_summary", "token"),
@@ -35,6 +46,7 @@ def capabilities(ctx: Context, request: FhirRequest) -> Result:
         "date": instant(ctx.clock()),
         "publisher": "fhir-sandbox",
         "kind": "instance",
+        "instantiates": [BULK_DATA],
         "software": {"name": "fhir-sandbox", "version": __version__},
         "implementation": {
             "description": "fhir-sandbox FHIR R4 directory",
@@ -52,6 +64,7 @@ def capabilities(ctx: Context, request: FhirRequest) -> Result:
                 "mode": "server",
                 "resource": [_resource(ctx, t) for t in RESOURCE_TYPES],
                 "interaction": [{"code": code} for code in SYSTEM_INTERACTIONS],
+                "operation": [dict(op) for op in SYSTEM_OPERATIONS],
             }
         ],
     }

@@ -21,10 +21,8 @@ from fhir_sandbox.storage.base import StoredVersion
 
 def read(ctx: Context, request: FhirRequest) -> Result:
     resource_type, resource_id = check_type(request.resource_type or ""), check_id(request.id or "")
-    with ctx.repository.session(request.tenant) as session:
-        stored = require_current(
-            session.current(resource_type, resource_id), resource_type, resource_id
-        )
+    current = ctx.repository.read_current(request.tenant, resource_type, resource_id)
+    stored = require_current(current, resource_type, resource_id)
     if _not_modified(request, stored):
         return Result(304, None, _headers(request, stored))
     return Result(200, _shaped(request, stored), _headers(request, stored))
@@ -38,10 +36,9 @@ def vread(ctx: Context, request: FhirRequest) -> Result:
         raise NotFound(
             f"Version {request.version!r} of {resource_type}/{resource_id} does not exist"
         ) from None
-    with ctx.repository.session(request.tenant) as session:
-        stored = session.version(resource_type, resource_id, number)
-        known = stored is not None or session.current(resource_type, resource_id) is not None
+    stored = ctx.repository.read_version(request.tenant, resource_type, resource_id, number)
     if stored is None:
+        known = ctx.repository.read_current(request.tenant, resource_type, resource_id)
         what = (
             f"{resource_type}/{resource_id} has no version {number}"
             if known

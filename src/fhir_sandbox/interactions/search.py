@@ -40,10 +40,14 @@ def search(ctx: Context, request: FhirRequest) -> Result:
     queries = [_sorted(ctx, p.query, request.param("_sort")) for p in parsed]
     cursor = _cursor(request, queries)
     with ctx.repository.session(request.tenant) as session:
-        total = None if total_mode == "none" else sum(session.count(q) for q in queries)
         page = Page([], False, False)
         if summary != "count":
             page = fetch_page(session, queries, count, cursor)
+        total: int | None = None
+        if total_mode != "none":
+            everything = cursor is None and summary != "count" and not page.more_after
+            # a first page that is not full holds every match: no count query needed
+            total = len(page.entries) if everything else sum(session.count(q) for q in queries)
         matches = [m.version for _, m in page.entries]
         extra = includes(ctx, session, request, matches) if matches else []
     entries = [_entry(request, resource_of(v.body), "match", summary, elements) for v in matches]

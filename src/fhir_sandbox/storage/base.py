@@ -103,7 +103,22 @@ class Session(Protocol):
 
 
 class Repository(Protocol):
+    # True when a primary-key read is an in-process call (SQLite, memory): cheap enough to
+    # run on the event loop, where a thread hand-off would cost more than the read
+    embedded: bool
+
     def session(self, tenant: str, *, write: bool = False) -> AbstractContextManager[Session]: ...
+
+    def read_current(
+        self, tenant: str, resource_type: str, resource_id: str
+    ) -> StoredVersion | None:
+        """The current version (deleted ones too), in one statement outside a unit of work:
+        the read hot path, where opening a session costs more than the read."""
+
+    def read_version(
+        self, tenant: str, resource_type: str, resource_id: str, version: int
+    ) -> StoredVersion | None:
+        """One version, like read_current."""
 
     def wipe(self, tenant: str) -> None:
         """Remove every resource, version and index row of a tenant."""
@@ -116,3 +131,17 @@ class Repository(Protocol):
     def put_setting(self, key: str, value: str) -> None: ...
 
     def close(self) -> None: ...
+
+
+def read_in_session(
+    repository: Repository,
+    tenant: str,
+    resource_type: str,
+    resource_id: str,
+    version: int | None = None,
+) -> StoredVersion | None:
+    """read_current / read_version for a repository with no faster way than a session."""
+    with repository.session(tenant) as session:
+        if version is None:
+            return session.current(resource_type, resource_id)
+        return session.version(resource_type, resource_id, version)

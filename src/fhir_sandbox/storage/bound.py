@@ -15,7 +15,14 @@ from contextlib import contextmanager
 
 from fhir_sandbox.search.query import Query
 from fhir_sandbox.searchparams.rows import IndexRows
-from fhir_sandbox.storage.base import HistoryFilter, Match, PageRequest, Session, StoredVersion
+from fhir_sandbox.storage.base import (
+    HistoryFilter,
+    Match,
+    PageRequest,
+    Session,
+    StoredVersion,
+    read_in_session,
+)
 
 
 class RecordingSession:
@@ -70,6 +77,8 @@ class RecordingSession:
 class BoundRepository:
     """A repository whose every session is `session` (one tenant); it never commits."""
 
+    embedded = False  # only used inside a worker thread's unit of work
+
     def __init__(self, session: Session, tenant: str, *, write: bool) -> None:
         self.bound = session
         self.tenant = tenant
@@ -82,6 +91,16 @@ class BoundRepository:
         if write and not self.write:
             raise RuntimeError("a write was attempted inside a read-only unit of work")
         yield self.bound
+
+    def read_current(
+        self, tenant: str, resource_type: str, resource_id: str
+    ) -> StoredVersion | None:
+        return read_in_session(self, tenant, resource_type, resource_id)
+
+    def read_version(
+        self, tenant: str, resource_type: str, resource_id: str, version: int
+    ) -> StoredVersion | None:
+        return read_in_session(self, tenant, resource_type, resource_id, version)
 
     def wipe(self, tenant: str) -> None:
         raise RuntimeError("wipe is not available inside a bound unit of work")

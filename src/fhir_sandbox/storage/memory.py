@@ -18,7 +18,13 @@ from fhir_sandbox.search.match import Candidate, matches
 from fhir_sandbox.search.query import Query
 from fhir_sandbox.searchparams.normalize import instant_text
 from fhir_sandbox.searchparams.rows import IndexRows
-from fhir_sandbox.storage.base import HistoryFilter, Match, PageRequest, StoredVersion
+from fhir_sandbox.storage.base import (
+    HistoryFilter,
+    Match,
+    PageRequest,
+    StoredVersion,
+    read_in_session,
+)
 from fhir_sandbox.storage.sorting import keyset_page, position, sort_candidates
 
 Key = tuple[str, str]
@@ -128,11 +134,23 @@ def _in_history(version: StoredVersion, where: HistoryFilter) -> bool:
 
 
 class MemoryRepository:
+    embedded = True
+
     def __init__(self) -> None:
         self._tenants: dict[str, _TenantState] = {}
         self._seq = [0]
         self._write_lock = threading.RLock()
         self._settings: dict[str, str] = {}
+
+    def read_current(
+        self, tenant: str, resource_type: str, resource_id: str
+    ) -> StoredVersion | None:
+        return read_in_session(self, tenant, resource_type, resource_id)
+
+    def read_version(
+        self, tenant: str, resource_type: str, resource_id: str, version: int
+    ) -> StoredVersion | None:
+        return read_in_session(self, tenant, resource_type, resource_id, version)
 
     @contextmanager
     def session(self, tenant: str, *, write: bool = False) -> Iterator[MemorySession]:

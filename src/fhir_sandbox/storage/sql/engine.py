@@ -10,6 +10,7 @@ is unreachable, timed out, or aborted the transaction (`errors.Contention`, retr
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from fhir_sandbox.errors import Contention, Unavailable
 RETRYABLE_STATES = {"40001": "serialization failure", "40P01": "deadlock"}
 QUERY_CANCELED = "57014"
 # SQLite errors that mean "not now" rather than "wrong SQL"
+SQLITE_POOL_SIZE = 48  # anyio's 40 worker threads plus the fast lane's readers
 _SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
 
 
@@ -74,7 +76,18 @@ def _sqlite_engine(url: str, options: EngineOptions) -> Engine:
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     busy = options.statement_timeout
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": busy})
+    pool: dict[str, Any] = {}
+    if database and database != ":memory:":
+        # A SQLite connection is only a file handle and a page cache: keep one for every
+        # thread that may use it (worker threads, the fast lane's readers), so that none is
+        # opened, configured (PRAGMAs) and closed per request under load.
+        pool = {
+            "pool_size": max(options.pool_size, SQLITE_POOL_SIZE),
+            "max_overflow": options.max_overflow,
+            "pool_timeout": options.pool_timeout,
+        }
+    connect_args = {"check_same_thread": False, "timeout": busy}
+    engine = create_engine(url, connect_args=connect_args, **pool)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -92,6 +105,17 @@ def _sqlite_engine(url: str, options: EngineOptions) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def sqlite_failure(error: Exception) -> Unavailable | None:
+    """The 503 a transient SQLite driver error raised outside SQLAlchemy means; None for
+    any other error (a bug, answered as a 500)."""
+    message = str(error).lower()
+    if isinstance(error, sqlite3.OperationalError) and any(m in message for m in _SQLITE_TRANSIENT):
+        return Unavailable(
+            "The database is unavailable right now; please retry", headers={"Retry-After": "5"}
+        )
+    return None
 
 
 def _translate(context: ExceptionContext) -> None:

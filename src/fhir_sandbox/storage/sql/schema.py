@@ -56,6 +56,8 @@ resource = Table(
     Column("seq", row_key(), nullable=False),
     PrimaryKeyConstraint("tenant", "res_type", "res_id"),
     Index("ix_resource_lu", "tenant", "res_type", "last_updated"),
+    # everything a search reads of the current state, so it never visits the table (0003)
+    Index("ix_resource_current", "tenant", "res_type", "res_id", "deleted", "version"),
 )
 
 resource_version = Table(
@@ -88,8 +90,9 @@ def _index_table(name: str, *columns: Column[object], lookups: list[tuple[str, .
         *columns,
         Index(f"ix_{name}_owner", "tenant", "res_type", "res_id"),
     )
-    for number, lookup in enumerate(lookups):
-        Index(f"ix_{name}_{number}", "tenant", "res_type", "code", *lookup, _table=table)
+    for number, lookup in enumerate(lookups):  # covering: res_id too (migration 0003)
+        indexed = ("tenant", "res_type", "code", *lookup, "res_id")
+        Index(f"ix_{name}_{number}", *indexed, _table=table)
     return table
 
 

@@ -1,0 +1,290 @@
+"""A unit of work on the SQL store: reads, searches and writes of one tenant in one
+transaction. On update only the index rows that changed are written."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_
+
+from fhir_sandbox.search.query import Query
+from fhir_sandbox.searchparams.normalize import instant_text
+from fhir_sandbox.searchparams.rows import IndexRows
+from fhir_sandbox.storage.base import HistoryFilter, Match, PageRequest, StoredVersion
+from fhir_sandbox.storage.sql.compile import beyond, matching, order_terms, sort_values
+from fhir_sandbox.storage.sql.schema import INDEX_TABLES, resource, resource_version
+from fhir_sandbox.storage.sql.shapes import Leaves, Prepared, ShapeCache, prepare, shape_of
+from fhir_sandbox.storage.sql.statements import (
+    CURRENT,
+    INDEX_ROWS,
+    ROW_FIELDS,
+    UPDATE_CURRENT,
+    VERSION,
+    key_filter,
+    same_version,
+    version_of,
+)
+
+
+class SqlSession:
+    def __init__(self, conn: Connection, tenant: str, shapes: ShapeCache) -> None:
+        self._conn = conn
+        self._tenant = tenant
+        self._shapes = shapes  # searches compiled once per shape (shapes.py)
+
+    def _versions(self) -> Any:
+        return select(resource_version).where(resource_version.c.tenant == self._tenant)
+
+    def current(self, resource_type: str, resource_id: str) -> StoredVersion | None:
+        key = {"tenant": self._tenant, "res_type": resource_type, "res_id": resource_id}
+        row = self._conn.execute(CURRENT, key).first()
+        return version_of(row) if row else None
+
+    def version(self, resource_type: str, resource_id: str, version: int) -> StoredVersion | None:
+        key = {"tenant": self._tenant, "res_type": resource_type, "res_id": resource_id}
+        row = self._conn.execute(VERSION, {**key, "version": version}).first()
+        return version_of(row) if row else None
+
+    def save(self, version: StoredVersion, index: IndexRows | None) -> StoredVersion:
+        lu = instant_text(version.last_updated)
+        key = {"tenant": self._tenant, "res_type": version.resource_type, "res_id": version.id}
+        row = {
+            **key,
+            "version": version.version,
+            "last_updated": lu,
+            "method": version.method,
+            "deleted": version.deleted,
+            "body": version.body,
+        }
+        # constant statements with parameters: compiled once, no per-call expression building
+        inserted = self._conn.execute(insert(resource_version), row).inserted_primary_key
+        assert inserted is not None
+        seq = inserted[0]
+        state = {
+            "version": version.version,
+            "deleted": version.deleted,
+            "last_updated": lu,
+            "seq": seq,
+        }
+        if version.version == 1 and self.current(version.resource_type, version.id) is None:
+            self._conn.execute(insert(resource), {**key, **state})
+            # a new resource has no index rows yet: nothing to read or compare
+            self._write_index(key, index or IndexRows(), old=IndexRows())
+        else:
+            where = {f"k_{name}": value for name, value in key.items()}
+            self._conn.execute(UPDATE_CURRENT, {**where, **state})
+            self._write_index(key, index or IndexRows())
+        return StoredVersion(**{**version.__dict__, "seq": seq})
+
+    def _write_index(
+        self, key: dict[str, str], index: IndexRows, old: IndexRows | None = None
+    ) -> None:
+        old = self._read_index(key) if old is None else old
+        for name, table in INDEX_TABLES.items():
+            before, after = old.table(name), index.table(name)
+            stale, fresh = before - after, after - before
+            if stale:
+                fields = ROW_FIELDS[name]
+                columns = tuple_(*(table.c[f] for f in fields))
+                self._conn.execute(
+                    delete(table).where(*key_filter(table, key), columns.in_(list(stale)))
+                )
+            if fresh:
+                fields = ROW_FIELDS[name]
+                rows = [{**key, **dict(zip(fields, row, strict=True))} for row in fresh]
+                self._conn.execute(insert(table), rows)
+
+    def _read_index(self, key: dict[str, str]) -> IndexRows:
+        rows = IndexRows()
+        for name in INDEX_TABLES:
+            row_type = IndexRows.ROW_TYPES[name]
+            stmt = INDEX_ROWS[name]
+            rows.table(name).update(row_type(*r) for r in self._conn.execute(stmt, key))
+        return rows
+
+    def search(self, query: Query, offset: int, limit: int) -> list[StoredVersion]:
+        return [m.version for m in self._select(query, limit, offset=offset)]
+
+    def page(self, query: Query, request: PageRequest) -> list[Match]:
+        return self._select(query, request.limit, after=request.after, before=request.before)
+
+    def _select(
+        self,
+        query: Query,
+        limit: int,
+        *,
+        offset: int = 0,
+        after: tuple[str, ...] | None = None,
+        before: tuple[str, ...] | None = None,
+    ) -> list[Match]:
+        leaves = Leaves()
+        tenant, shape = leaves.slot(self._tenant), shape_of(query, leaves)
+        cursor = after or before
+        bound = tuple(leaves.slot(v) for v in cursor) if cursor is not None else None
+        backward = before is not None
+        key = ("page", tenant, shape, limit, offset, bound, backward)
+
+        def build() -> Prepared:
+            return prepare(
+                _page_statement(shape, tenant, limit, offset, bound, backward), self._conn
+            )
+
+        width = len(query.sort) + 1  # the sort positions, then the id
+        rows = self._shapes.get(key, build).run(self._conn, leaves.values)
+        matches = [Match(version_of(row), tuple(row[len(row) - width :])) for row in rows]
+        return matches[::-1] if backward else matches
+
+    def count(self, query: Query) -> int:
+        leaves = Leaves()
+        tenant, shape = leaves.slot(self._tenant), shape_of(query, leaves)
+
+        def build() -> Prepared:
+            outer, where = matching(shape, tenant)
+            return prepare(select(func.count()).select_from(outer).where(where), self._conn)
+
+        prepared = self._shapes.get(("count", tenant, shape), build)
+        return int(prepared.run(self._conn, leaves.values).scalar_one())
+
+    def fetch(self, resource_type: str, ids: list[str]) -> list[StoredVersion]:
+        if not ids:
+            return []
+        stmt = (
+            self._versions()
+            .join(resource, same_version())
+            .where(resource.c.res_type == resource_type, resource.c.res_id.in_(ids))
+            .where(resource.c.deleted.is_(False))
+        )
+        return [version_of(row) for row in self._conn.execute(stmt)]
+
+    def _history_where(self, where: HistoryFilter) -> list[Any]:
+        v = resource_version.c
+        conditions: list[Any] = [v.tenant == self._tenant]
+        if where.resource_type:
+            conditions.append(v.res_type == where.resource_type)
+        if where.resource_id:
+            conditions.append(v.res_id == where.resource_id)
+        if where.since:
+            conditions.append(v.last_updated >= instant_text(where.since))
+        if where.at_or_before:
+            conditions.append(v.last_updated <= instant_text(where.at_or_before))
+        if where.before_seq is not None:
+            conditions.append(v.seq < where.before_seq)
+        return conditions
+
+    def history(self, where: HistoryFilter, limit: int) -> list[StoredVersion]:
+        stmt = (
+            select(resource_version)
+            .where(*self._history_where(where))
+            .order_by(resource_version.c.seq.desc())
+            .limit(limit)
+        )
+        return [version_of(row) for row in self._conn.execute(stmt)]
+
+    def history_count(self, where: HistoryFilter) -> int:
+        stmt = select(func.count()).select_from(resource_version).where(*self._history_where(where))
+        return int(self._conn.execute(stmt).scalar_one())
+
+    def current_many(self, resource_type: str, ids: list[str]) -> dict[str, StoredVersion]:
+        found: dict[str, StoredVersion] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            stmt = (
+                self._versions()
+                .join(resource, same_version())
+                .where(resource.c.res_type == resource_type, resource.c.res_id.in_(chunk))
+            )
+            found.update((row.res_id, version_of(row)) for row in self._conn.execute(stmt))
+        return found
+
+    def insert_new(self, versions: list[tuple[StoredVersion, IndexRows]]) -> None:
+        """One multi-row INSERT per table for the whole batch (no per-row round trips)."""
+        if not versions:
+            return
+        base = [
+            {"tenant": self._tenant, "res_type": v.resource_type, "res_id": v.id}
+            for v, _ in versions
+        ]
+        rows = [
+            {**key, "version": v.version, "last_updated": instant_text(v.last_updated),
+             "method": v.method, "deleted": False, "body": v.body}
+            for key, (v, _) in zip(base, versions, strict=True)
+        ]  # fmt: skip
+        stmt = insert(resource_version).returning(
+            resource_version.c.seq, sort_by_parameter_order=True
+        )
+        seqs = list(self._conn.execute(stmt, rows).scalars())
+        self._conn.execute(
+            insert(resource),
+            [
+                {**key, "version": r["version"], "deleted": False,
+                 "last_updated": r["last_updated"], "seq": seq}
+                for key, r, seq in zip(base, rows, seqs, strict=True)
+            ],
+        )  # fmt: skip
+        for name, table in INDEX_TABLES.items():
+            index_rows = [
+                (self._tenant, version.resource_type, version.id, *row)
+                for version, index in versions
+                for row in index.table(name)
+            ]
+            if index_rows:
+                self._executemany(
+                    table, ["tenant", "res_type", "res_id", *ROW_FIELDS[name]], index_rows
+                )
+
+    def _executemany(self, table: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
+        """A driver-level executemany of plain tuples: the bulk path skips per-row
+        parameter processing, which dominates when loading millions of index rows."""
+        style = self._conn.dialect.paramstyle
+        mark = "?" if style == "qmark" else "%s"
+        names = ", ".join(columns)
+        marks = ", ".join([mark] * len(columns))
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        self._conn.exec_driver_sql(sql, rows)
+
+    def replace_index(self, resource_type: str, resource_id: str, index: IndexRows) -> None:
+        key = {"tenant": self._tenant, "res_type": resource_type, "res_id": resource_id}
+        self._write_index(key, index)
+
+    def max_seq(self) -> int:
+        stmt = select(func.max(resource_version.c.seq)).where(
+            resource_version.c.tenant == self._tenant
+        )
+        return int(self._conn.execute(stmt).scalar() or 0)
+
+
+def _page_statement(
+    query: Query,
+    tenant: str,
+    limit: int,
+    offset: int,
+    cursor: tuple[str, ...] | None,
+    backward: bool,
+) -> Any:
+    """One page of matches in sort order, joined to their current versions' rows."""
+    outer, where = matching(query, tenant)
+    values = sort_values(query.sort, tenant, outer)
+    if cursor is not None:
+        where = and_(where, beyond(query.sort, values, cursor, forward=not backward))
+    labelled = [v.label(f"s{i}") for i, v in enumerate(values)]
+    page = (
+        select(outer.c.res_type, outer.c.version, *labelled)
+        .where(where)
+        .order_by(*order_terms(query.sort, values, reverse=backward))
+        .offset(offset)
+        .limit(limit)
+    ).subquery()
+    positions = [page.c[f"s{i}"] for i in range(len(values))]
+    return (
+        select(resource_version, *positions)
+        .join(
+            page,
+            and_(
+                resource_version.c.tenant == tenant,
+                resource_version.c.res_type == page.c.res_type,
+                resource_version.c.res_id == positions[-1],
+                resource_version.c.version == page.c.version,
+            ),
+        )
+        .order_by(*order_terms(query.sort, positions, reverse=backward))
+    )
