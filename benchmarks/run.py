@@ -14,7 +14,10 @@ Method (benchmarks/README.md has the reasoning):
   given as a ratio to it;
 * query values (ids, identifiers, names, organisations) are read from the generated NDJSON,
   never typed by hand; the same searches run at every size and their p50 ratio is reported;
-* targets live here (TARGETS); each is printed PASS or FAIL with the measured number.
+* targets live here (TARGETS); each is printed PASS or FAIL with the measured number;
+* the main size again on PostgreSQL (a fresh database, dropped at the end; benchmarks/
+  postgres.py): bulk load and the operations in postgres.COMPARED, reported as ratios to
+  SQLite (`--no-postgres` skips it).
 
 Writes benchmarks/results/<date>.json and .md (`--quick` writes to results/tmp/) and the
 table between the `<!-- bench:start -->` / `<!-- bench:end -->` markers in README.md.
@@ -52,6 +55,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import postgres
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 LUA = HERE / "lua"
@@ -69,6 +74,9 @@ WRK_TIMEOUT_S = 10  # wrk counts a request slower than this as a timeout
 PROBE_TIMEOUT_S = 15.0  # one unloaded request slower than this: not load-tested, reported
 ODS_ORG = "https://fhir.nhs.uk/Id/ods-organization-code"
 GEN_SEED = 1
+# `make bench` (100k, default runs) has to finish within 15 min: when the PostgreSQL
+# comparison would take it past this, its operations get fewer runs (and the output says so)
+DEFAULT_RUN_BUDGET_S = 14 * 60
 
 # The same searches at every size (their p50 ratio is the scale figure).
 SEARCH_OPS = ("identifier", "name", "chained", "include", "revinclude", "deep_page", "count")
@@ -187,10 +195,13 @@ def _check_rss(results: dict[str, Any]) -> tuple[str, bool | None]:
 
 TARGETS = (
     Target("read by id, 32 connections", "≥ 5,000 req/s, p99 ≤ 10 ms", _check_read),
-    Target("identifier search (1 hit) at 100k", "≥ 3,000 req/s", _rps_target("100k", "identifier", 3000)),
-    Target("name-prefix search, page of 20, at 100k", "≥ 1,000 req/s", _rps_target("100k", "name", 1000)),
+    Target("identifier search (1 hit) at 100k", "≥ 3,000 req/s",
+           _rps_target("100k", "identifier", 3000)),
+    Target("name-prefix search, page of 20, at 100k", "≥ 1,000 req/s",
+           _rps_target("100k", "name", 1000)),
     Target("chained search at 100k", "≥ 500 req/s", _rps_target("100k", "chained", 500)),
-    Target("create (validated, indexed, committed)", "≥ 1,000 req/s", _rps_target("main", "create", 1000)),
+    Target("create (validated, indexed, committed)", "≥ 1,000 req/s",
+           _rps_target("main", "create", 1000)),
     Target("bulk load (validated)", "≥ 5,000 resources/s", _check_bulk),
     Target("indexed search p50 at 100k / p50 at 10k", "≤ 1.5", _check_scale),
     Target("cold start to first answer, with seed", "≤ 2 s", _check_cold),
@@ -464,8 +475,9 @@ class Bench:
     def wrk(self, port: int, workload: Workload, seconds: int) -> dict[str, Any]:
         args = workload.prepare(seconds) if workload.prepare else workload.args
         cmd = pinned(CLIENT_CORE, [
-            "wrk", "-t1", f"-c{workload.connections}", f"-d{seconds}s", "--timeout", f"{WRK_TIMEOUT_S}s",
-            "--latency", "-s", str(self.scripts / workload.script), f"http://127.0.0.1:{port}/",
+            "wrk", "-t1", f"-c{workload.connections}", f"-d{seconds}s",
+            "--timeout", f"{WRK_TIMEOUT_S}s", "--latency",
+            "-s", str(self.scripts / workload.script), f"http://127.0.0.1:{port}/",
             "--", *args,
         ])  # fmt: skip
         done = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 120)
@@ -497,10 +509,14 @@ class Bench:
                 peak_kb = max(peak_kb, sampler.peak_kb)
             raw.append(summary)
         answered = [r for r in raw if r["requests"]]
+
+        def latency(p: str) -> dict[str, float] | None:
+            return stats([r["latency_us"][p] / 1000 for r in answered]) if answered else None
+
         result: dict[str, Any] = {
             "rps": stats([r["rps"] for r in raw]),
-            "p50_ms": stats([r["latency_us"]["p50"] / 1000 for r in answered]) if answered else None,
-            "p99_ms": stats([r["latency_us"]["p99"] / 1000 for r in answered]) if answered else None,
+            "p50_ms": latency("p50"),
+            "p99_ms": latency("p99"),
             "errors": sum(sum(r["errors"].values()) for r in raw),
             "non_2xx_3xx": sum(r["errors"]["status"] for r in raw),
             "timeouts": sum(r["errors"]["timeout"] for r in raw),
@@ -615,22 +631,39 @@ def remove_db(db: Path) -> None:
         Path(str(db) + suffix).unlink(missing_ok=True)
 
 
+def sqlite_url(db: Path) -> str:
+    return f"sqlite:///{db}"
+
+
 def load(dataset: Dataset, db: Path, logfile: Path) -> dict[str, Any]:
-    """`db upgrade`, then a timed `fhir-sandbox load` pinned to the server core."""
-    url = f"sqlite:///{db}"
+    """A timed load into a fresh SQLite file."""
     remove_db(db)
+    return load_into(dataset, sqlite_url(db), logfile)
+
+
+def load_into(
+    dataset: Dataset, url: str, logfile: Path, timeout: float | None = None
+) -> dict[str, Any]:
+    """`db upgrade`, then a timed `fhir-sandbox load` pinned to the server core (stopped
+    after `timeout` seconds, when given)."""
     with logfile.open("ab") as out:
         subprocess.run([*fhir_cli(), "db", "upgrade", "--database-url", url],
                        check=True, stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
         before, started = os.times(), time.perf_counter()
         files = [str(f) for f in dataset.files]
-        done = subprocess.run(
-            pinned(SERVER_CORE, [*fhir_cli(), "load", *files, "--database-url", url]),
-            stdout=out, stderr=subprocess.STDOUT, check=False,
-        )  # fmt: skip
+        try:
+            done = subprocess.run(
+                pinned(SERVER_CORE, [*fhir_cli(), "load", *files, "--database-url", url]),
+                stdout=out, stderr=subprocess.STDOUT, check=False, timeout=timeout,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(
+                f"`fhir-sandbox load` had not finished after {timeout:.0f} s and was stopped"
+            ) from None
         seconds, after = time.perf_counter() - started, os.times()
     if done.returncode != 0:
-        raise RuntimeError(f"fhir-sandbox load failed ({done.returncode}); see {logfile}")
+        raise RuntimeError(f"`fhir-sandbox load` failed (exit {done.returncode}) after "
+                           f"{seconds:.0f} s: {last_words(logfile)}")  # fmt: skip
     cpu = (after.children_user - before.children_user) + (
         after.children_system - before.children_system
     )
@@ -640,6 +673,18 @@ def load(dataset: Dataset, db: Path, logfile: Path) -> dict[str, Any]:
         "rate": dataset.total / seconds,
         "resources": dataset.total,
     }
+
+
+def last_words(logfile: Path, limit: int = 400) -> str:
+    """The end of a CLI log after its last progress bar (the error it printed), on one line."""
+    text = logfile.read_text(errors="replace") if logfile.exists() else ""
+    lines = [ln.strip() for ln in re.split(r"[\r\n]+", text) if ln.strip()]
+    tail: list[str] = []
+    for line in reversed(lines):
+        if "━" in line:  # rich's progress bar
+            break
+        tail.insert(0, line)
+    return " ".join(tail)[-limit:] or f"see {logfile}"
 
 
 def spread(items: list[Any], count: int) -> list[Any]:
@@ -791,8 +836,10 @@ def read_ops(bench: Bench, port: int, q: Queries) -> dict[str, Op]:
     }  # fmt: skip
 
 
-def search_ops(bench: Bench, port: int, q: Queries, tag: str) -> dict[str, Op]:
-    """The searches run at every size."""
+def search_ops(
+    bench: Bench, port: int, q: Queries, tag: str, only: tuple[str, ...] = SEARCH_OPS
+) -> dict[str, Op]:
+    """The searches run at every size (or those of them in `only`)."""
     ods = [f"{ODS_ORG}|{c}" for c in q.org_codes]
     with_roles = [f"{ODS_ORG}|{c}" for c in q.org_codes_with_roles]
     with_endpoints = [f"{ODS_ORG}|{c}" for c in q.org_codes_with_endpoints]
@@ -805,19 +852,21 @@ def search_ops(bench: Bench, port: int, q: Queries, tag: str) -> dict[str, Op]:
         "include": [search_path("Organization", [("identifier", v),
                                                  ("_include", "Organization:endpoint")])
                     for v in with_endpoints],
-        "revinclude": [search_path("Organization", [("identifier", v),
-                                                    ("_revinclude", "PractitionerRole:organization")])
+        "revinclude": [search_path("Organization",
+                                   [("identifier", v),
+                                    ("_revinclude", "PractitionerRole:organization")])
                        for v in with_roles],
         "count": [search_path("Practitioner", [("active", "true"), ("_summary", "count")])],
     }  # fmt: skip
     try:
-        first = search_path("Practitioner", [("_count", "20")])
-        paths["deep_page"] = [deep_page_path(port, first)]
+        if "deep_page" in only:
+            first = search_path("Practitioner", [("_count", "20")])
+            paths["deep_page"] = [deep_page_path(port, first)]
     except (RuntimeError, TimeoutError) as exc:
         log(f"  deep page: {exc}")
     ops = {}
     for name in SEARCH_OPS:
-        if name in paths:
+        if name in paths and name in only:
             file = write_lines(bench.workdir / f"paths-{tag}-{name}.txt", paths[name])
             ops[name] = Op(Workload("paths.lua", [file]), get_probe(port, paths[name][0]),
                            {"distinct_urls": len(paths[name])})  # fmt: skip
@@ -829,11 +878,7 @@ def write_ops(
 ) -> tuple[dict[str, Op], Callable[[dict[str, Any]], None]]:
     """create, transaction (when POST /fhir takes one), update with If-Match."""
     d = bench.workdir
-    (d / "create.json").write_bytes(q.create_body)
-    ops = {
-        "create": Op(Workload("post.lua", ["/fhir/Practitioner", str(d / "create.json")]),
-                     post_probe(port, "/fhir/Practitioner", q.create_body)),
-    }  # fmt: skip
+    ops = {"create": create_op(bench, port, q)}
     available, why = probe_transaction(port)
     if available:
         (d / "transaction.json").write_bytes(q.transaction_body)
@@ -876,10 +921,18 @@ def write_ops(
         if "update" in measured:
             measured["update"]["pool_exhausted"] = state["exhausted"]
             measured["update"]["resources_updated"] = state["used"]
-        if measured.get("transaction", {}).get("rps"):
-            measured["transaction"]["resources_per_s"] = measured["transaction"]["rps"]["median"] * 100  # fmt: skip
+        transaction = measured.get("transaction", {})
+        if transaction.get("rps"):
+            transaction["resources_per_s"] = transaction["rps"]["median"] * 100
 
     return ops, finish
+
+
+def create_op(bench: Bench, port: int, q: Queries) -> Op:
+    body = bench.workdir / "create.json"
+    body.write_bytes(q.create_body)
+    return Op(Workload("post.lua", ["/fhir/Practitioner", str(body)]),
+              post_probe(port, "/fhir/Practitioner", q.create_body))  # fmt: skip
 
 
 def probe_transaction(port: int) -> tuple[bool, str]:
@@ -912,9 +965,20 @@ def export_figure(port: int, resources: int, timeout: float = 900) -> dict[str, 
     return {"available": True, "error": f"not complete after {timeout} s"}
 
 
-def serve_cmd(port: int, db: Path | None) -> list[str]:
+def serve_cmd(port: int, database_url: str | None) -> list[str]:
     cmd = [*fhir_cli(), "serve", "--host", "127.0.0.1", "--port", str(port)]
-    return cmd + (["--database-url", f"sqlite:///{db}"] if db else [])
+    return cmd + (["--database-url", database_url] if database_url else [])
+
+
+def first_start(
+    label: str, cmd: list[str], port: int, env: dict[str, str], workdir: Path
+) -> tuple[float, int]:
+    """The first start after a load (which may reindex): seconds and resources reindexed."""
+    first = Server(f"first {label}", cmd, port, env, workdir / f"first-{label}.log")
+    with running(first):
+        took = first.wait_ready()
+        reindexed = re.search(r"reindexed (\d+) resources", first.head_text())
+    return round(took, 2), int(reindexed.group(1)) if reindexed else 0
 
 
 def server_env(data_dir: Path, seed: bool) -> dict[str, str]:
@@ -1065,17 +1129,29 @@ def main() -> int:
     add("--workdir", type=Path, help="data and databases (default: a temporary directory)")
     add("--keep", action="store_true", help="keep the work directory")
     add("--no-readme", action="store_true", help="do not update README.md")
+    add(
+        "--no-postgres",
+        action="store_true",
+        help="skip the PostgreSQL comparison (the main size again on a fresh PostgreSQL "
+        "database: bulk load and the operations in postgres.COMPARED)",
+    )
     opts = parser.parse_args()  # fmt: skip
+    default_method = opts.size == "100k" and not (opts.quick or opts.profile or opts.runs
+                                                  or opts.duration or opts.warmup)  # fmt: skip
     opts.duration = opts.duration or (2 if opts.quick else 5)
     opts.warmup = opts.warmup or (1 if opts.quick else 2)
     opts.runs = opts.runs or (1 if opts.quick else 3)
 
     began = time.perf_counter()
+    opts.deadline = began + DEFAULT_RUN_BUDGET_S if default_method else None
     # stop cleanly (servers and wrk ended by pid, work directory removed) on Ctrl-C or kill,
     # also when started in the background, where SIGINT arrives ignored
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     ensure_tools(need_profiler=bool(opts.profile))
+    if not opts.no_postgres and (why := postgres.ensure_running()):
+        log(f"PostgreSQL is not available ({why}): the comparison will be reported as not "
+            "measured; start it or pass --no-postgres")  # fmt: skip
     if (os.cpu_count() or 1) >= 2:
         os.sched_setaffinity(0, {int(CLIENT_CORE)})  # this script keeps off the server's core
     workdir = opts.workdir or Path(tempfile.mkdtemp(prefix="fhir-bench-"))
@@ -1084,6 +1160,11 @@ def main() -> int:
     main_size = opts.size
     # the scale comparison: every standard size up to the chosen one (none in quick mode)
     scale = [main_size] if opts.quick else [s for s in SIZES if SIZES[s] <= SIZES[main_size]]
+    pg_method = (
+        f"the main size again on a fresh database (dropped at the end) of the PostgreSQL server "
+        f"at {postgres.ADMIN_URL.rsplit('/', 1)[0]}: the same load, server and workloads for "
+        f"{', '.join(postgres.COMPARED)}; PostgreSQL's own processes are not pinned"
+    )
     results: dict[str, Any] = {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "main_size": main_size,
@@ -1100,13 +1181,15 @@ def main() -> int:
             "generator_seed": GEN_SEED,
             "database": "SQLite file (the server's settings: WAL, synchronous=NORMAL)",
             "access_log": "on (the server's default), to a file",
+            "postgres": "not measured (--no-postgres)" if opts.no_postgres else pg_method,
         },
         "machine": machine(),
         "sizes": {},
         "not_available": {},
     }
     log(f"work directory {workdir}; sizes {scale}; {opts.runs} run(s) × {opts.duration} s "
-        f"after {opts.warmup} s warm-up; load average {results['machine']['loadavg_start']}")  # fmt: skip
+        f"after {opts.warmup} s warm-up; "
+        f"load average {results['machine']['loadavg_start']}")  # fmt: skip
     try:
         run_suite(bench, opts, workdir, scale, results)
     finally:
@@ -1125,6 +1208,15 @@ def main() -> int:
     print()
     for t in results["targets"]:
         print(f"{t['result']:5} {t['target']}: {t['measured']}  (goal {t['goal']})")
+    comparison = results.get("postgres", {}).get("comparison", {})
+    if results.get("postgres", {}).get("skipped"):
+        print(f"\nPostgreSQL vs SQLite: not measured ({results['postgres']['skipped']})")
+    if comparison:
+        print("\nPostgreSQL / SQLite (req/s; bulk load resources/s):")
+    for name, c in comparison.items():
+        ratio = "" if c["ratio"] is None else f"{c['ratio']:.2f}"
+        sq, pg = (postgres.number(c[k], ",.0f") or "-" for k in ("sqlite_rps", "postgres_rps"))
+        print(f"  {name:11} {ratio:>6}  (SQLite {sq}, PostgreSQL {pg}) {c.get('notes', '')}")
     print(f"\nfinished in {results['elapsed_s'] / 60:.1f} min")
     return 0
 
@@ -1174,20 +1266,13 @@ def run_suite(
     # ---- every size: first start after the load, a normal start, the operations
     for label in scale:
         entry = results["sizes"][label]
-        db, port = workdir / f"{label}.db", free_port()
+        url, port = sqlite_url(workdir / f"{label}.db"), free_port()
         env = server_env(workdir / f"unused-{label}", seed=False)
-        first = Server(
-            f"first {label}", serve_cmd(port, db), port, env, workdir / f"first-{label}.log"
-        )
-        with running(first):
-            took = first.wait_ready()
-            reindexed = re.search(r"reindexed (\d+) resources", first.head_text())
-        entry["first_start_after_load_s"] = round(took, 2)
-        entry["first_start_reindexed"] = int(reindexed.group(1)) if reindexed else 0
-        log(f"{label}: first start after load {took:.1f} s "
-            f"(reindexed {entry['first_start_reindexed']:,})")  # fmt: skip
+        took, reindexed = first_start(label, serve_cmd(port, url), port, env, workdir)
+        entry["first_start_after_load_s"], entry["first_start_reindexed"] = took, reindexed
+        log(f"{label}: first start after load {took:.1f} s (reindexed {reindexed:,})")
         server = Server(
-            f"server {label}", serve_cmd(port, db), port, env, workdir / f"server-{label}.log"
+            f"server {label}", serve_cmd(port, url), port, env, workdir / f"server-{label}.log"
         )
         with running(server):
             entry["start_s"] = round(server.wait_ready(), 2)
@@ -1217,6 +1302,18 @@ def run_suite(
             if opts.profile and label == main_size:
                 results["profiles"] = profile_ops(bench, server, ops, opts.profile)
 
+    # ---- the main size again on PostgreSQL
+    if not opts.no_postgres:
+        sqlite_load = results["sizes"][main_size]["load"]
+        try:
+            harness = sys.modules[__name__]  # postgres.py runs it with this module's machinery
+            results["postgres"] = postgres.measure(
+                harness, opts, workdir, main, queries, sqlite_load
+            )
+        except Exception as exc:  # the comparison is extra: the SQLite figures still get written
+            log(f"PostgreSQL comparison failed: {exc!r}")
+            results["postgres"] = {"skipped": f"the comparison failed: {exc!r}"}
+
     # ---- baseline at the end, and the ratios
     baseline = Server("baseline", base_cmd, base_port, dict(os.environ), workdir / "baseline.log")
     with running(baseline):
@@ -1233,11 +1330,14 @@ def run_suite(
         "end": base_end,
     }
     base_rps = results["baseline"]["rps"]["median"]
-    for entry in results["sizes"].values():
+    for entry in [*results["sizes"].values(), results.get("postgres", {})]:
         for m in entry.get("ops", {}).values():
             if m.get("rps"):
                 m["ratio_to_baseline"] = m["rps"]["median"] / base_rps
     results["scale"] = scale_ratios(results, scale)
+    if results.get("postgres", {}).get("ops"):
+        pg = results["postgres"]
+        pg["comparison"] = postgres.compare(results["sizes"][main_size], pg)
     results["machine"]["loadavg_end"] = Path("/proc/loadavg").read_text().split()[:3]
 
 
@@ -1265,8 +1365,9 @@ def markdown(results: dict[str, Any]) -> str:
     base = results["baseline"]
     lines = [
         f"Measured {results['date'][:16].replace('T', ' ')} with `benchmarks/run.py --size "
-        f"{main_size}{' --quick' if results['quick'] else ''}` ({results['elapsed_s'] / 60:.1f} min)"
-        f" on {m['cpu_model']}, {m['cores']} cores, {m['memory_gib']} GiB, Linux {m['kernel']}, "
+        f"{main_size}{' --quick' if results['quick'] else ''}` "
+        f"({results['elapsed_s'] / 60:.1f} min) on {m['cpu_model']}, {m['cores']} cores, "
+        f"{m['memory_gib']} GiB, Linux {m['kernel']}, "
         f"Python {m['python']}, SQLite {m['sqlite']}, commit `{m['git_commit']}`. Load average "
         f"{' / '.join(m['loadavg_start'])} at the start and {' / '.join(m.get('loadavg_end', []))} "
         "at the end: the machine is shared, so read the × baseline column first.",
@@ -1318,6 +1419,7 @@ def markdown(results: dict[str, Any]) -> str:
         e = entry["export"]
         lines.append(f"| `$export`, kick-off to complete | {e.get('rate', 0):,.0f} resources/s "
                      f"| | | | | {e.get('seconds')} s |")  # fmt: skip
+    lines += postgres.markdown(results, LABELS)
     for pair, ratios in results.get("scale", {}).items():
         large, small = pair.split("/")
         lines += [
@@ -1325,7 +1427,8 @@ def markdown(results: dict[str, Any]) -> str:
             f"Scale: the same searches at {small} and {large} (the ratio is judged ≤ 1.5 for all "
             "but `_summary=count`, whose work grows with the number of matches):",
             "",
-            f"| search | p50 {small} ms | p50 {large} ms | req/s {small} | req/s {large} | p50 ratio |",
+            f"| search | p50 {small} ms | p50 {large} ms | req/s {small} | req/s {large} "
+            "| p50 ratio |",
             "|---|---|---|---|---|---|",
         ]
         for name in SEARCH_OPS:
@@ -1350,7 +1453,11 @@ def markdown(results: dict[str, Any]) -> str:
         spread_ = (
             f" ({rate['min']:,.0f}–{rate['max']:,.0f}, {len(runs)} runs)" if len(runs) > 1 else ""
         )
-        return f"{rate['median']:,.0f}{spread_}; {runs[0]['seconds']} s wall, {runs[0]['cpu_seconds']} s CPU"
+        first = runs[0]
+        return (
+            f"{rate['median']:,.0f}{spread_}; {first['seconds']} s wall, "
+            f"{first['cpu_seconds']} s CPU"
+        )
 
     row("resources", lambda e: f"{e['resources']:,}")
     row("`fhir-sandbox load`, resources/s", load_cell)
@@ -1367,7 +1474,8 @@ def markdown(results: dict[str, Any]) -> str:
         s = cold["seconds"]
         lines += ["", f"Cold start with the seed ({cold.get('seeded_resources')} resources into an "
                   f"empty data directory): {s['median']:.2f} s ({s['min']:.2f}–{s['max']:.2f}) "
-                  "from spawn to the first `/fhir/metadata` answer, after one unmeasured start."]  # fmt: skip
+                  "from spawn to the first `/fhir/metadata` answer, "
+                  "after one unmeasured start."]  # fmt: skip
     return "\n".join(lines) + "\n"
 
 

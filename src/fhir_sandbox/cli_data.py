@@ -6,7 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    ProgressColumn,
+    Task,
+    TextColumn,
+    TimeRemainingColumn,
+)
+from rich.text import Text
 
 from fhir_sandbox.cli_common import DatabaseUrl, console, settings_for
 from fhir_sandbox.config import Settings
@@ -57,7 +65,7 @@ def load(
     total = sum(_count_lines(f) for f in files)
     columns = (
         TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-        TextColumn("{task.speed} res/s"), TimeRemainingColumn(),
+        _RateColumn(), TimeRemainingColumn(),
     )  # fmt: skip
     try:
         with Progress(*columns, console=console, transient=False) as bar:
@@ -83,6 +91,14 @@ def load(
     )
     if report.errors:
         raise typer.Exit(1)
+
+
+class _RateColumn(ProgressColumn):
+    """Resources per second, as a whole number (rich's estimate; none before it has one)."""
+
+    def render(self, task: Task) -> Text:
+        speed = task.finished_speed or task.speed
+        return Text("- res/s" if speed is None else f"{speed:,.0f} res/s")
 
 
 def _count_lines(path: Path) -> int:

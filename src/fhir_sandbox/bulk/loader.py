@@ -20,6 +20,7 @@ import gc
 import multiprocessing
 import os
 import re
+import signal
 import uuid
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
@@ -27,7 +28,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import closing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from itertools import chain, islice
+from itertools import chain, islice, repeat
 from typing import Any, cast
 
 import orjson
@@ -75,9 +76,16 @@ class FailFast(Exception):
 
 @dataclass
 class _Pending:
-    """References not found yet: target -> origins that point at it."""
+    """References not found yet: target -> origins that point at it.
+
+    A target is looked up in the store once, in the batch that first points at it (it may
+    have been stored before, by an earlier batch or before the load); after that only a
+    later batch storing it, or the final check, resolves it. Looking every pending target
+    up again after every batch cost more than the rest of a load with forward references.
+    """
 
     targets: dict[tuple[str, str], list[str]] = field(default_factory=dict)
+    unchecked: set[tuple[str, str]] = field(default_factory=set)
 
 
 @dataclass
@@ -111,13 +119,15 @@ def load(
     fail_fast: bool = False,
     progress: Progress | None = None,
     workers: int = 1,
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: int | None = None,
 ) -> LoadReport:
     """Load `items` into `tenant`; `workers` > 1 checks them in that many processes."""
     report, pending, batch = LoadReport(), _Pending(), []
+    statistics = _Statistics(ctx.repository)
     stamp_ctx = replace(ctx, registry=_NO_PARAMS)  # for resources a worker indexed
     if workers > 1:
-        outcomes = _pooled(items, workers, chunk_size, _worker_params(ctx.registry))
+        params = _worker_params(ctx.registry)
+        outcomes = _pooled(items, workers, chunk_size or CHUNK_SIZE, params)
     else:
         outcomes = _in_process(items)
     with _frozen_gc(), closing(outcomes):
@@ -130,12 +140,32 @@ def load(
                 batch.append((origin, outcome))
             if len(batch) >= batch_size:
                 _write_batch(ctx, stamp_ctx, tenant, batch, report, pending)
+                statistics.refresh(report.written)
                 batch = []
             if progress:
                 progress(1)
         _write_batch(ctx, stamp_ctx, tenant, batch, report, pending)
+    statistics.refresh(report.written, final=True)
     _report_dangling(ctx, tenant, pending, report)
     return report
+
+
+@dataclass
+class _Statistics:
+    """Keeps the planner's statistics in step with a load: after the first batch, each time
+    the count written doubles, and at the end. PostgreSQL otherwise plans every batch's
+    lookups for the (empty) tables it last analysed: on a fresh database a 500-id lookup
+    took 25 s at 10k resources (benchmarks/README.md). Doubling keeps the cost logarithmic
+    in the load's size."""
+
+    repository: Repository
+    analysed_at: int = 0
+
+    def refresh(self, written: int, *, final: bool = False) -> None:
+        due = written > 0 and (written >= 2 * self.analysed_at or final)
+        if due and written != self.analysed_at:
+            self.repository.analyze()
+            self.analysed_at = written
 
 
 @contextmanager
@@ -194,10 +224,11 @@ def _error_text(error: FhirError) -> str:
 
 #: A search parameter as plain data: (resource type, code, type, expression, url, targets).
 _ParamSpec = tuple[str, str, str, str, str, tuple[str, ...]]
-#: A worker's answer for one item: None (already bad), the problem's text, or
-#: (resource JSON, index rows by table or None, literal references or None).
-_Rows = tuple[list[tuple[Any, ...]], ...]
-_Answer = None | str | tuple[bytes, _Rows | None, list[tuple[str, str]] | None]
+#: A worker answers a chunk with one JSON array (plain bytes, cheaper to make and read than
+#: a pickle of the same), an answer per item: null (already known bad), the problem's text,
+#: or [resource, index rows by table (IndexRows.TABLES order) or null, [type, id] of its
+#: literal references or null] (null: the worker only validated).
+_Answer = None | str | list[Any]
 
 #: Only these elements of meta may be read by a parameter a worker indexes: stamp() keeps
 #: them as sent, but sets versionId and lastUpdated per version.
@@ -243,7 +274,7 @@ def _pooled(
     )
     try:
         todo = chain(head, chunks)
-        window: deque[tuple[list[Item], Future[list[_Answer]]]] = deque()
+        window: deque[tuple[list[Item], Future[bytes]]] = deque()
 
         def submit() -> None:
             chunk = next(todo, None)
@@ -255,7 +286,8 @@ def _pooled(
         while window:
             chunk, future = window.popleft()
             submit()
-            for item, answer in zip(chunk, future.result(), strict=True):
+            answers: list[_Answer] = orjson.loads(future.result())
+            for item, answer in zip(chunk, answers, strict=True):
                 yield item.origin, _outcome(item, answer)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
@@ -273,16 +305,14 @@ def _outcome(item: Item, answer: _Answer) -> _Outcome:
         return _error_text(item.error)
     if isinstance(answer, str):
         return answer
-    body, rows, references = answer
-    index = None
-    if rows is not None:
-        index = IndexRows(
-            **{
-                name: set(map(IndexRows.ROW_TYPES[name]._make, table))  # type: ignore[attr-defined]
-                for name, table in zip(IndexRows.TABLES, rows, strict=True)
-            }
-        )
-    return _Checked(orjson.loads(body), index, set(references) if references is not None else None)
+    resource, rows, references = answer
+    if rows is None:
+        return _Checked(resource)
+    index = IndexRows()
+    for name, table in zip(IndexRows.TABLES, rows, strict=True):
+        row_type = IndexRows.ROW_TYPES[name]  # JSON arrays back to rows of their type
+        index.table(name).update(map(tuple.__new__, repeat(row_type), table))
+    return _Checked(resource, index, set(map(tuple, references)))
 
 
 #: The worker's context: its registry and a fixed clock (None: validate only).
@@ -291,6 +321,7 @@ _worker_ctx: Context | None = None
 
 def _start_worker(params: tuple[_ParamSpec, ...] | None) -> None:
     global _worker_ctx
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool
     if params is not None:
         by_type: dict[str, dict[str, SearchParam]] = {}
         for resource_type, code, kind, expression, url, targets in params:
@@ -310,8 +341,8 @@ def _epoch() -> datetime:
     return datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def _check_chunk(entries: list[bytes | dict[str, Any] | None]) -> list[_Answer]:
-    return [_check_entry(entry) for entry in entries]
+def _check_chunk(entries: list[bytes | dict[str, Any] | None]) -> bytes:
+    return orjson.dumps([_check_entry(entry) for entry in entries])
 
 
 def _check_entry(entry: bytes | dict[str, Any] | None) -> _Answer:
@@ -321,14 +352,13 @@ def _check_entry(entry: bytes | dict[str, Any] | None) -> _Answer:
         resource = _checked_resource(entry)
     except FhirError as exc:
         return _error_text(exc)
-    body = orjson.dumps(resource)
     if _worker_ctx is None:
-        return body, None, None
+        return [resource, None, None]
     # The same stamped shape the loader stores, but for a placeholder version: no indexed
     # parameter reads versionId/lastUpdated (_worker_params), nor does _REFERENCE match them.
     version, index = stamp(_worker_ctx, resource, None, "PUT")
-    rows = tuple([tuple(row) for row in index.table(name)] for name in IndexRows.TABLES)
-    return body, rows, list(_literal_references(version.body))
+    rows = [[tuple(row) for row in index.table(name)] for name in IndexRows.TABLES]
+    return [resource, rows, list(_literal_references(version.body))]
 
 
 # -- writing ----------------------------------------------------------------------------------
@@ -368,6 +398,10 @@ def _write_batch(
             if references is None:
                 references = _literal_references(version.body)
             for target in references:
+                if target in latest:  # current once this batch is stored
+                    continue
+                if target not in pending.targets:
+                    pending.unchecked.add(target)
                 pending.targets.setdefault(target, []).append(origin)
             if previous is None:
                 fresh.append((version, index))
@@ -375,7 +409,10 @@ def _write_batch(
                 session.save(version, index)
             report.written += 1
         session.insert_new(fresh)
-        _resolve(session, pending)
+        for key in latest:  # every resource of the batch is current now
+            pending.targets.pop(key, None)
+        _resolve(session, pending, pending.unchecked)
+        pending.unchecked.clear()
 
 
 _REFERENCE = re.compile(rb'"reference":"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})"')
@@ -386,10 +423,12 @@ def _literal_references(body: bytes) -> set[tuple[str, str]]:
     return {(t.decode(), i.decode()) for t, i in _REFERENCE.findall(body)}
 
 
-def _resolve(session: Session, pending: _Pending) -> None:
+def _resolve(session: Session, pending: _Pending, targets: Iterable[tuple[str, str]]) -> None:
+    """Forget the targets (of those pending) that are current in the store."""
     by_type: dict[str, list[str]] = {}
-    for rtype, rid in pending.targets:
-        by_type.setdefault(rtype, []).append(rid)
+    for rtype, rid in targets:
+        if (rtype, rid) in pending.targets:
+            by_type.setdefault(rtype, []).append(rid)
     for rtype, ids in by_type.items():
         for rid, version in session.current_many(rtype, ids).items():
             if not version.deleted:
@@ -398,7 +437,7 @@ def _resolve(session: Session, pending: _Pending) -> None:
 
 def _report_dangling(ctx: Context, tenant: str, pending: _Pending, report: LoadReport) -> None:
     with ctx.repository.session(tenant) as session:
-        _resolve(session, pending)
+        _resolve(session, pending, list(pending.targets))
     for (rtype, rid), origins in sorted(pending.targets.items()):
         for origin in origins:
             message = f"dangling reference: {rtype}/{rid} does not exist in the tenant"

@@ -120,6 +120,10 @@ class Repository(Protocol):
     ) -> StoredVersion | None:
         """One version, like read_current."""
 
+    def analyze(self) -> None:
+        """Bring the query planner's statistics up to date (after a bulk load: PostgreSQL
+        plans a lookup over tables it believes empty as if they were, for good)."""
+
     def wipe(self, tenant: str) -> None:
         """Remove every resource, version and index row of a tenant."""
 

@@ -102,6 +102,9 @@ class BoundRepository:
     ) -> StoredVersion | None:
         return read_in_session(self, tenant, resource_type, resource_id, version)
 
+    def analyze(self) -> None:
+        raise RuntimeError("analyze is not available inside a bound unit of work")
+
     def wipe(self, tenant: str) -> None:
         raise RuntimeError("wipe is not available inside a bound unit of work")
 

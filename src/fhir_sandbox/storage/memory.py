@@ -152,6 +152,9 @@ class MemoryRepository:
     ) -> StoredVersion | None:
         return read_in_session(self, tenant, resource_type, resource_id, version)
 
+    def analyze(self) -> None:
+        """Nothing to plan in memory."""
+
     @contextmanager
     def session(self, tenant: str, *, write: bool = False) -> Iterator[MemorySession]:
         if not write:
