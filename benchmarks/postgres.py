@@ -1,9 +1,9 @@
 """The benchmark's PostgreSQL comparison (run.py; `--no-postgres` skips it).
 
 The main size is measured a second time with the server on PostgreSQL: the same NDJSON loaded
-with `fhir-sandbox load`, the same pinned server and the same wrk workloads, all through
-run.py's own machinery, which `measure` gets as `harness` (the run.py module). What is
-PostgreSQL-specific lives here: making sure the local cluster runs
+with `fhir-sandbox load` the same way (its defaults, on the whole machine), the same pinned
+server and the same wrk workloads, all through the harness's own machinery (benchmarks/
+harness/). What is PostgreSQL-specific lives here: making sure the local cluster runs
 (scripts/ensure-postgres.sh), a fresh database per run (`fhir_bench_<random>`, created with
 psycopg and dropped at the end, also on Ctrl-C or SIGTERM), the server settings that matter
 for the figures, and the "PostgreSQL vs SQLite" ratios and table.
@@ -19,8 +19,15 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
+
+from harness.client import free_port
+from harness.common import DEFAULT_RUN_BUDGET_S, log
+from harness.data import Dataset, load_into
+from harness.operations import create_op, read_ops, search_ops
+from harness.queries import Queries
+from harness.server import Server, first_start, proc_status, running, serve_cmd, server_env
+from harness.wrk import Bench, bench_ops
 
 ROOT = Path(__file__).resolve().parent.parent
 ENSURE_SCRIPT = ROOT / "scripts" / "ensure-postgres.sh"
@@ -151,18 +158,17 @@ def fresh_database(log: Callable[[str], None], keep: bool = False) -> Iterator[D
 
 
 def measure(
-    harness: ModuleType,
     opts: argparse.Namespace,
     workdir: Path,
-    main: Any,
-    queries: Any,
+    main: Dataset,
+    queries: Queries,
     sqlite_load: dict[str, Any],
 ) -> dict[str, Any]:
-    """The main dataset (`main`, a run.Dataset) on PostgreSQL: timed load, first start, then
-    the server (pinned and set up like the SQLite one) under the COMPARED operations, with
-    `queries` (run.Queries). The database is dropped on the way out, whatever happens
-    (unless --keep). `sqlite_load` is the main size's SQLite load figure."""
-    h, log = harness, harness.log
+    """The main dataset on PostgreSQL: timed load (the same `load_into` as SQLite's: not
+    pinned, the CLI's defaults), first start, then the server (pinned and set up like the
+    SQLite one) under the COMPARED operations, with `queries`. The database is dropped on the
+    way out, whatever happens (unless --keep). `sqlite_load` is the main size's SQLite load
+    figure."""
     why = ensure_running()
     if why:
         log(f"PostgreSQL: not measured ({why})")
@@ -174,7 +180,7 @@ def measure(
         # a loader stuck on PostgreSQL must not eat the run: 4× SQLite's time, at least 2 min
         timeout = max(120.0, 4 * sqlite_load["resources"] / sqlite_load["rate"]["median"])
         try:
-            entry["load"] = x = h.load_into(main, url, workdir / "load-postgres.log", timeout)
+            entry["load"] = x = load_into(main, url, workdir / "load-postgres.log", timeout)
         except RuntimeError as exc:
             stored = database.resources()
             entry["skipped"] = (
@@ -184,34 +190,35 @@ def measure(
             log(f"PostgreSQL: {entry['skipped']}")
             return entry
         log(f"loaded {main.label} into PostgreSQL: {x['rate']:,.0f} resources/s "
-            f"({x['seconds']} s wall, {x['cpu_seconds']} s CPU of the loader)")  # fmt: skip
+            f"({x['seconds']} s wall, {x['cpu_seconds']} s CPU of the loader and its workers, "
+            f"{x['cpus']} CPU(s); peak RSS {x['rss_peak_mb']:.0f} MB)")  # fmt: skip
         entry["analyze_s"] = round(database.analyze(), 2)
         entry["database_mb"] = database.size_mb()
-        port, env = h.free_port(), h.server_env(workdir / "unused-postgres", seed=False)
-        cmd = h.serve_cmd(port, url)
-        took, reindexed = h.first_start("postgres", cmd, port, env, workdir)
+        port, env = free_port(), server_env(workdir / "unused-postgres", seed=False)
+        cmd = serve_cmd(port, url)
+        took, reindexed = first_start("postgres", cmd, port, env, workdir)
         entry["first_start_after_load_s"], entry["first_start_reindexed"] = took, reindexed
         log(f"postgres: ANALYZE {entry['analyze_s']} s; first start after load {took:.1f} s "
             f"(reindexed {reindexed:,})")  # fmt: skip
-        server = h.Server("server postgres", cmd, port, env, workdir / "server-postgres.log")
-        with h.running(server):
+        server = Server("server postgres", cmd, port, env, workdir / "server-postgres.log")
+        with running(server):
             entry["start_s"] = round(server.wait_ready(), 2)
-            entry["rss_idle_mb"] = round((h.proc_status(server.pid, "VmRSS") or 0) / 1024, 1)
+            entry["rss_idle_mb"] = round((proc_status(server.pid, "VmRSS") or 0) / 1024, 1)
             log(f"postgres: server ready in {entry['start_s']} s, RSS {entry['rss_idle_mb']} MB")
             entry["runs"] = runs = runs_within_budget(opts)
             if runs < opts.runs:
                 entry["fewer_runs"] = (
                     f"{runs} run(s) per operation instead of {opts.runs}, to keep `make bench` "
-                    f"within {h.DEFAULT_RUN_BUDGET_S // 60} min"
+                    f"within {DEFAULT_RUN_BUDGET_S // 60} min"
                 )
                 log(f"postgres: {entry['fewer_runs']}")
-            bench = h.Bench(argparse.Namespace(**{**vars(opts), "runs": runs}), workdir)
-            ops = {**h.read_ops(bench, port, queries),
-                   **h.search_ops(bench, port, queries, "postgres", COMPARED),
-                   "create": h.create_op(bench, port, queries)}  # fmt: skip
+            bench = Bench(argparse.Namespace(**{**vars(opts), "runs": runs}), workdir)
+            ops = {**read_ops(bench, port, queries),
+                   **search_ops(bench, port, queries, "postgres", COMPARED),
+                   "create": create_op(bench, port, queries)}  # fmt: skip
             measured: dict[str, Any] = {}
             entry["ops"] = measured
-            h.bench_ops(bench, server, {n: ops[n] for n in COMPARED if n in ops}, measured)
+            bench_ops(bench, server, {n: ops[n] for n in COMPARED if n in ops}, measured)
             peaks = [m.get("rss_peak_mb") or 0 for m in measured.values()]
             entry["rss_peak_mb"] = max(peaks, default=None)
             entry["server_restarts"] = server.restarts
@@ -335,7 +342,9 @@ def markdown(results: dict[str, Any], labels: dict[str, str]) -> list[str]:
         lines.append(
             f"| bulk load (`fhir-sandbox load`), resources/s | {bulk['sqlite_rps']:,.0f} | "
             f"{bulk['postgres_rps']:,.0f} | {bulk['ratio']:.2f} | | | | PostgreSQL: "
-            f"{load['seconds']} s wall, {load['cpu_seconds']} s loader CPU; then `ANALYZE` "
+            f"{load['seconds']} s wall, {load['cpu_seconds']} s CPU (loader and workers), "
+            f"{load.get('rss_peak_mb', 0):.0f} MB peak RSS; both loads with the CLI's defaults "
+            f"on {load.get('cpus', '?')} CPUs; then `ANALYZE` "
             f"{pg.get('analyze_s', 0):.1f} s (not in the rate) |"
         )
     if pg.get("start_s") is not None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
@@ -20,6 +19,7 @@ from fhir_sandbox.api.fastlane import FastLane
 from fhir_sandbox.api.home import home_page
 from fhir_sandbox.api.middleware import RequestIdMiddleware
 from fhir_sandbox.api.routes import build_router
+from fhir_sandbox.api.workers import Workers
 from fhir_sandbox.bulk.export_jobs import ExportManager
 from fhir_sandbox.config import Settings
 from fhir_sandbox.interactions.context import Context
@@ -123,7 +123,7 @@ def create_app(settings: Settings | None = None, repository: Repository | None =
         exports.start_background()
         yield
         exports.shutdown()  # running exports stop before the store closes
-        read_threads.shutdown(wait=True, cancel_futures=True)
+        workers.shutdown()
         if repository is None:
             context.repository.close()
 
@@ -135,10 +135,10 @@ def create_app(settings: Settings | None = None, repository: Repository | None =
     )
     app.state.settings = settings
     app.state.exports = exports = export_manager(settings)
-    read_threads = ThreadPoolExecutor(settings.read_threads, thread_name_prefix="fhir-read")
+    workers = Workers(settings.read_threads, "fhir-worker")
     app.fast_lane = FastLane(
         lambda: app.state.context,
-        read_threads,
+        workers,
         log_requests=settings.log_requests,
         max_body_bytes=settings.max_body_bytes,
     )

@@ -86,17 +86,21 @@ def revision(
 @contextmanager
 def friendly_errors() -> Iterator[None]:
     """A schema that is behind or an unreachable database: one clear line, exit status 1."""
-    from fhir_sandbox.errors import Unavailable
-    from fhir_sandbox.storage.sql.migrate import SchemaOutOfDate
-
     try:
         yield
-    except SchemaOutOfDate as exc:
-        console.print(f"[red]{exc}[/red]", highlight=False)
-        raise SystemExit(1) from None
-    except Unavailable as exc:
-        console.print(f"[red]{exc.diagnostics}: {exc.__cause__}[/red]", highlight=False)
-        raise SystemExit(1) from None
+    except Exception as exc:
+        # imported only now: migrate pulls in alembic and SQLAlchemy (~0.3 s), which
+        # `generate` and `--help` never need
+        from fhir_sandbox.errors import Unavailable
+        from fhir_sandbox.storage.sql.migrate import SchemaOutOfDate
+
+        if isinstance(exc, SchemaOutOfDate):
+            console.print(f"[red]{exc}[/red]", highlight=False)
+            raise SystemExit(1) from None
+        if isinstance(exc, Unavailable):
+            console.print(f"[red]{exc.diagnostics}: {exc.__cause__}[/red]", highlight=False)
+            raise SystemExit(1) from None
+        raise
 
 
 def register(app: typer.Typer) -> None:

@@ -35,6 +35,10 @@ def _walk(http: httpx.Client, url: str, relation: str = "next") -> list[dict[str
     return pages
 
 
+def _link(page: dict[str, Any], relation: str) -> str:
+    return next(str(lk["url"]) for lk in page["link"] if lk["relation"] == relation)
+
+
 def _ids(page: dict[str, Any]) -> list[str]:
     return [e["resource"]["id"] for e in page.get("entry", []) if e["search"]["mode"] == "match"]
 
@@ -64,6 +68,31 @@ def test_paging_is_stable_when_writes_happen_between_pages(http: httpx.Client, b
         seen += _ids(page)
     assert len(seen) == len(set(seen))
     assert set(original) <= set(seen)
+
+
+def test_next_pages_reuse_the_total_until_the_tenant_changes(
+    http: httpx.Client, base: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from fhir_sandbox.storage.sql.session import SqlSession
+
+    _load(http, base, [_org(f"Counted {n}", f"C{n}") for n in range(6)])
+    first = http.get(f"{base}/Organization", params={"_count": 2}).json()
+    assert first["total"] == 6
+    counts: list[int] = []
+    real_count = SqlSession.count
+
+    def spy(self: SqlSession, query: Any) -> int:
+        counts.append(1)
+        return real_count(self, query)
+
+    monkeypatch.setattr(SqlSession, "count", spy)
+    second = http.get(_link(first, "next")).json()
+    assert second["total"] == 6 and counts == []  # nothing written: the first count holds
+    _load(http, base, [_org("Counted late", "CL")])
+    third = http.get(_link(second, "next")).json()
+    assert third["total"] == 7 and counts == [1]  # a write: counted again
+    http.delete(f"{base}/Organization/{_ids(first)[0]}")
+    assert http.get(_link(third, "previous")).json()["total"] == 6 and counts == [1, 1]
 
 
 def test_previous_links_walk_back(http: httpx.Client, base: str) -> None:

@@ -756,8 +756,10 @@ def engine_ids(repo: SqlRepository, tenant: str, resource_type: str, params: lis
     query = parse_search(resource_type, params, REGISTRY).query
     with repo.session(tenant) as session:
         found = session.search(query, 0, 10_000)
+        total = session.count(query)
     ids = [v.id for v in found]
     assert len(ids) == len(set(ids)), f"duplicates in {ids}"
+    assert total == len(ids), f"count {total} for {len(ids)} matches of {resource_type}?{params}"
     return set(ids)
 
 

@@ -20,10 +20,8 @@ browser's request (an `Origin` header: CORS is the application's business).
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 
 from starlette.datastructures import QueryParams
 from starlette.requests import Request
@@ -34,6 +32,7 @@ from fhir_sandbox.api import errors
 from fhir_sandbox.api.middleware import log_access, request_id_of
 from fhir_sandbox.api.render import render, wants_pretty
 from fhir_sandbox.api.requests import parse_request_body, read_limited
+from fhir_sandbox.api.workers import Workers
 from fhir_sandbox.errors import FhirError
 from fhir_sandbox.fhir.formats import negotiate
 from fhir_sandbox.fhir.models import RESOURCE_TYPES
@@ -95,7 +94,7 @@ class FastLane:
     def __init__(
         self,
         context: Callable[[], Context],
-        executor: ThreadPoolExecutor,
+        workers: Workers,
         *,
         log_requests: bool,
         max_body_bytes: int,
@@ -104,9 +103,10 @@ class FastLane:
         # Embedded stores are read on the event loop: a primary-key read in SQLite takes
         # tens of microseconds, a hand-off to a thread and back costs more than that (and
         # two context switches on a one-core server). Searches, which may take long, and
-        # writes, which may wait for the writer lock, go to a plain executor (cheaper than
-        # anyio's to_thread), as do all reads of a networked store.
-        self.executor = executor
+        # writes, which may wait for the writer lock, go to worker threads (cheaper than
+        # anyio's to_thread or run_in_executor: api/workers.py), as do all reads of a
+        # networked store.
+        self.workers = workers
         self.log_requests = log_requests
         self.max_body_bytes = max_body_bytes
 
@@ -165,10 +165,7 @@ class FastLane:
             if context.repository.embedded and interaction in _INLINE:
                 result = with_retries(interaction, context, fhir)
             else:
-                loop = asyncio.get_running_loop()
-                result = await loop.run_in_executor(
-                    self.executor, with_retries, interaction, context, fhir
-                )
+                result = await self.workers.run(with_retries, interaction, context, fhir)
             return render(result, fmt, wants_pretty(fhir.params))
         except FhirError as exc:
             return errors.outcome_response(_request(scope), exc.status, exc.issues, exc.headers)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 from urllib.parse import urlencode
 
 import orjson
 
+from fhir_sandbox.ids import new_id
 from fhir_sandbox.interactions.versions import instant
 
 
@@ -20,7 +20,7 @@ def bundle(
 ) -> dict[str, Any]:
     result: dict[str, Any] = {
         "resourceType": "Bundle",
-        "id": str(uuid.uuid4()),
+        "id": new_id(),
         "meta": {"lastUpdated": instant(now)},
         "type": kind,
     }

@@ -8,11 +8,11 @@ references to the new resource can be rewritten before it is written (http.html#
 
 from __future__ import annotations
 
-import uuid
 from urllib.parse import parse_qsl
 
 from fhir_sandbox.errors import Invalid, PreconditionFailed
 from fhir_sandbox.fhir.validation import check_type, validate_resource
+from fhir_sandbox.ids import new_id
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.request import FhirRequest, Result
 from fhir_sandbox.interactions.versions import write_version, written
@@ -24,7 +24,7 @@ def create(ctx: Context, request: FhirRequest) -> Result:
     resource_type = check_type(request.resource_type or "")
     _reject_query(request)
     resource = dict(validate_resource(request.body, resource_type))
-    resource["id"] = request.id or str(uuid.uuid4())
+    resource["id"] = request.id or new_id()
     condition = request.header("if-none-exist")
     with ctx.repository.session(request.tenant, write=True) as session:
         if condition is not None:

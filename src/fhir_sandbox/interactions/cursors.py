@@ -3,6 +3,12 @@
 A page link carries an opaque cursor: the type's index and the position of the entry the
 page starts after (`_after`) or ends before (`_before`). Entries keep their position when
 other resources are written, so following `next` links never repeats or skips an entry.
+
+It also carries the search's `Bundle.total` and the tenant's last version sequence number
+when it was counted (`Counted`): while no version has been written to the tenant since, the
+count cannot have changed and the next page reuses it instead of counting every match
+again (on page 50 of 23k practitioners that count was most of the request). Any write,
+delete included, moves the sequence on, and the next page counts afresh.
 """
 
 from __future__ import annotations
@@ -19,24 +25,36 @@ from fhir_sandbox.storage.base import Match, PageRequest, Session
 
 
 @dataclass(frozen=True)
+class Counted:
+    """`Bundle.total` as counted when the tenant's newest version had sequence number `seq`."""
+
+    total: int
+    seq: int
+
+
+@dataclass(frozen=True)
 class Cursor:
     type_index: int
     position: tuple[str, ...]
     backward: bool = False
+    counted: Counted | None = None
 
     def encode(self) -> str:
-        raw = orjson.dumps([self.type_index, *self.position])
+        counted = [self.counted.total, self.counted.seq] if self.counted else []
+        raw = orjson.dumps([self.type_index, list(self.position), *counted])
         return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
 def decode(raw: str, backward: bool, queries: list[Query]) -> Cursor:
     try:
         data = orjson.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
-        index, *position = data
+        index, position, *counted = data
         size = len(queries[index].sort) + 1
-        if not isinstance(index, int) or len(position) != size or index < 0:
+        if not isinstance(index, int) or index < 0 or not isinstance(position, list):
             raise ValueError
-        if not all(isinstance(p, str) for p in position):
+        if len(position) != size or not all(isinstance(p, str) for p in position):
+            raise ValueError
+        if counted and (len(counted) != 2 or not all(_natural(n) for n in counted)):
             raise ValueError
     except (ValueError, TypeError, IndexError, orjson.JSONDecodeError):
         raise Invalid(
@@ -44,7 +62,11 @@ def decode(raw: str, backward: bool, queries: list[Query]) -> Cursor:
             "first page",
             code="value",
         ) from None
-    return Cursor(index, tuple(position), backward)
+    return Cursor(index, tuple(position), backward, Counted(*counted) if counted else None)
+
+
+def _natural(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 @dataclass

@@ -16,12 +16,13 @@ from fhir_sandbox.fhir.models import RESOURCE_TYPES
 from fhir_sandbox.fhir.validation import check_type
 from fhir_sandbox.interactions.bundles import bundle, link, page_url, resource_of
 from fhir_sandbox.interactions.context import Context
-from fhir_sandbox.interactions.cursors import Cursor, Page, decode, fetch_page
+from fhir_sandbox.interactions.cursors import Counted, Cursor, Page, decode, fetch_page
 from fhir_sandbox.interactions.includes import includes
 from fhir_sandbox.interactions.paging import page_size
 from fhir_sandbox.interactions.request import FhirRequest, Result
 from fhir_sandbox.search.parse import ParsedSearch, parse_search, parse_sort
 from fhir_sandbox.search.query import Query
+from fhir_sandbox.storage.base import Session
 
 _TOTALS = ("none", "estimate", "accurate")
 _KEPT = ("_sort", "_total", "_summary", "_elements", "_include", "_revinclude", "_type", "_format")
@@ -43,11 +44,13 @@ def search(ctx: Context, request: FhirRequest) -> Result:
         page = Page([], False, False)
         if summary != "count":
             page = fetch_page(session, queries, count, cursor)
-        total: int | None = None
+        total, counted = None, None
         if total_mode != "none":
-            everything = cursor is None and summary != "count" and not page.more_after
-            # a first page that is not full holds every match: no count query needed
-            total = len(page.entries) if everything else sum(session.count(q) for q in queries)
+            if cursor is None and summary != "count" and not page.more_after:
+                total = len(page.entries)  # a first page that is not full holds every match
+            else:
+                counted = _count(session, queries, cursor)
+                total = counted.total
         matches = [m.version for _, m in page.entries]
         extra = includes(ctx, session, request, matches) if matches else []
     entries = [_entry(request, resource_of(v.body), "match", summary, elements) for v in matches]
@@ -56,8 +59,16 @@ def search(ctx: Context, request: FhirRequest) -> Result:
         issues = [Issue("not-supported", m, severity="warning") for m in parsed[0].ignored]
         outcome = outcomes.operation_outcome(issues)
         entries.append({"resource": outcome, "search": {"mode": "outcome"}})
-    links = _links(request, parsed[0], count, page)
+    links = _links(request, parsed[0], count, page, counted)
     return Result(200, bundle("searchset", total, entries, links, ctx.clock()))
+
+
+def _count(session: Session, queries: list[Query], cursor: Cursor | None) -> Counted:
+    """The number of matches, reused from the cursor while the tenant has not changed."""
+    seq = session.max_seq()
+    if cursor is not None and cursor.counted is not None and cursor.counted.seq == seq:
+        return cursor.counted
+    return Counted(sum(session.count(q) for q in queries), seq)
 
 
 def _types(request: FhirRequest) -> list[str]:
@@ -99,7 +110,7 @@ def _entry(
 
 
 def _links(
-    request: FhirRequest, parsed: ParsedSearch, count: int, page: Page
+    request: FhirRequest, parsed: ParsedSearch, count: int, page: Page, counted: Counted | None
 ) -> list[dict[str, str]]:
     base = request.base_url
     if request.resource_type:
@@ -114,10 +125,10 @@ def _links(
     links = [link("self", page_url(base, params + current)), link("first", page_url(base, params))]
     if page.entries and page.more_after:
         index, last = page.entries[-1]
-        after = Cursor(index, last.position).encode()
+        after = Cursor(index, last.position, counted=counted).encode()
         links.append(link("next", page_url(base, [*params, ("_after", after)])))
     if page.entries and page.more_before:
         index, first = page.entries[0]
-        before = Cursor(index, first.position).encode()
+        before = Cursor(index, first.position, counted=counted).encode()
         links.append(link("previous", page_url(base, [*params, ("_before", before)])))
     return links

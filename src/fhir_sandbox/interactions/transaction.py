@@ -16,7 +16,6 @@ and two entries with one fullUrl, fail the transaction.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -24,6 +23,7 @@ from urllib.parse import parse_qsl
 
 from fhir_sandbox.errors import EntryFailed, FhirError, Invalid, Issue, PreconditionFailed
 from fhir_sandbox.fhir.models import RESOURCE_TYPES
+from fhir_sandbox.ids import new_id
 from fhir_sandbox.interactions.bundle_entry import Entry, entry_request
 from fhir_sandbox.interactions.bundle_refs import Rewriter, add_identity
 from fhir_sandbox.interactions.bundle_response import response_bundle, response_entry
@@ -73,7 +73,7 @@ class _Run:
                 resource_type = entry.parts[0]
                 resource_id = self._existing(entry, resource_type)
                 if resource_id is None:
-                    resource_id = entry.assigned_id = str(uuid.uuid4())
+                    resource_id = entry.assigned_id = new_id()
                 add_identity(self.ids, entry.full_url, base, resource_type, resource_id)
             elif entry.method in WRITES and entry.target is not None:
                 add_identity(self.ids, entry.full_url, base, *entry.target)
@@ -118,7 +118,7 @@ class _Run:
         if found:
             resource_id = found[0]
         else:
-            resource_id = str(entry.body.get("id") or uuid.uuid4())
+            resource_id = str(entry.body.get("id") or new_id())
             entry.body["id"] = resource_id
         add_identity(self.ids, entry.full_url, self.request.base_url, resource_type, resource_id)
 

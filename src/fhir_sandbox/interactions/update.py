@@ -6,11 +6,11 @@ exist (or was deleted) creates it with the client's id: 201.
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from fhir_sandbox.errors import Invalid, PreconditionFailed
 from fhir_sandbox.fhir.validation import check_id, check_type, validate_resource
+from fhir_sandbox.ids import new_id
 from fhir_sandbox.interactions.conditional import criteria_matches
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.request import FhirRequest, Result
@@ -56,7 +56,7 @@ def conditional_update(ctx: Context, request: FhirRequest) -> Result:
                 )
             resource["id"] = matches[0].id
         else:
-            resource["id"] = check_id(body_id) if body_id else str(uuid.uuid4())
+            resource["id"] = check_id(body_id) if body_id else new_id()
         request.id = resource["id"]
         return _store(ctx, session, request, resource)
 

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.expression import FromClause
+from sqlalchemy.sql.expression import CompoundSelect, FromClause
 from sqlalchemy.sql.functions import GenericFunction
 from sqlalchemy.types import Text
 
@@ -59,6 +59,9 @@ TABLE_FOR_KIND = {
 }
 _TOP = "\U0010ffff"
 
+
+#: A subquery of resource ids (several values of a clause: a UNION).
+_Ids = Select[Any] | CompoundSelect
 
 #: Built once: building aliases per query costs more than running an indexed query. Every
 #: subquery below is self-contained (`correlate(None)`), so reusing names is safe.
@@ -113,21 +116,54 @@ def _clause(
     if clause.kind == "lastUpdated":
         column = outer.c.last_updated
         return or_(*(_date(v, column, column) for v in clause.values if isinstance(v, DateValue)))
+    if clause.modifier == "missing":
+        rows = INDEX_TABLES[TABLE_FOR_KIND[clause.kind]]
+        present = res_id.in_(_index_ids(rows, (tenant, resource_type, clause.code), _any_row))
+        return or_(*(not_(present) if v else present for v in clause.values))
+    if clause.modifier == "not":
+        return res_id.not_in(_value_ids(clause, tenant, resource_type))
+    return res_id.in_(_indexed_ids(clause, tenant, resource_type))
+
+
+def counting(query: Query, tenant: str) -> Select[Any] | None:
+    """`count(DISTINCT res_id)` straight from the index for a query of one positive clause,
+    or None. Index rows exist only for current, not deleted versions (a delete or update
+    removes the old ones), so the join to `resource` that `matching` needs adds nothing but
+    a primary-key probe per match: 5-6x the cost of counting the index entries alone."""
+    if len(query.clauses) != 1:
+        return None
+    clause = query.clauses[0]
+    if isinstance(clause, HasClause) or clause.kind in ("id", "lastUpdated"):
+        return None  # _has yields reference targets, which need not exist
+    if clause.modifier in ("missing", "not"):
+        return None
+    ids = _indexed_ids(clause, tenant, query.resource_type).subquery()
+    return select(func.count(ids.c.res_id.distinct()))
+
+
+def _indexed_ids(clause: Clause, tenant: str, resource_type: str) -> _Ids:
+    """Ids of the resources with an index row matching a positive clause (chained or not)."""
+    if clause.chain is None:
+        return _value_ids(clause, tenant, resource_type)
+    targets = _ids_matching(clause.chain, tenant)
+    chain_type = clause.chain.resource_type
+    return _index_ids(
+        INDEX_TABLES[TABLE_FOR_KIND[clause.kind]],
+        (tenant, resource_type, clause.code),
+        lambda t: and_(t.c.target_type == chain_type, t.c.target_id.in_(targets)),
+    )
+
+
+def _value_ids(clause: Clause, tenant: str, resource_type: str) -> _Ids:
+    """Ids with an index row matching one of the clause's values (OR)."""
     rows = INDEX_TABLES[TABLE_FOR_KIND[clause.kind]]
     where = (tenant, resource_type, clause.code)
-    if clause.modifier == "missing":
-        present = res_id.in_(_index_ids(rows, where, lambda t: true()))
-        return or_(*(not_(present) if v else present for v in clause.values))
-    if clause.chain is not None:
-        targets = _ids_matching(clause.chain, tenant)
-        chain_type = clause.chain.resource_type
-        linked = _index_ids(
-            rows, where, lambda t: and_(t.c.target_type == chain_type, t.c.target_id.in_(targets))
-        )
-        return res_id.in_(linked)
     per_value = [_index_ids(rows, where, partial(_value, clause, v)) for v in clause.values]
-    matched: Any = per_value[0] if len(per_value) == 1 else union(*per_value)
-    return res_id.not_in(matched) if clause.modifier == "not" else res_id.in_(matched)
+    return per_value[0] if len(per_value) == 1 else union(*per_value)
+
+
+def _any_row(rows: FromClause) -> ColumnElement[bool]:
+    return true()
 
 
 def _index_ids(

@@ -11,7 +11,13 @@ from fhir_sandbox.search.query import Query
 from fhir_sandbox.searchparams.normalize import instant_text
 from fhir_sandbox.searchparams.rows import IndexRows
 from fhir_sandbox.storage.base import HistoryFilter, Match, PageRequest, StoredVersion
-from fhir_sandbox.storage.sql.compile import beyond, matching, order_terms, sort_values
+from fhir_sandbox.storage.sql.compile import (
+    beyond,
+    counting,
+    matching,
+    order_terms,
+    sort_values,
+)
 from fhir_sandbox.storage.sql.schema import INDEX_TABLES, resource, resource_version
 from fhir_sandbox.storage.sql.shapes import Leaves, Prepared, ShapeCache, prepare, shape_of
 from fhir_sandbox.storage.sql.statements import (
@@ -139,8 +145,11 @@ class SqlSession:
         tenant, shape = leaves.slot(self._tenant), shape_of(query, leaves)
 
         def build() -> Prepared:
-            outer, where = matching(shape, tenant)
-            return prepare(select(func.count()).select_from(outer).where(where), self._conn)
+            statement = counting(shape, tenant)
+            if statement is None:
+                outer, where = matching(shape, tenant)
+                statement = select(func.count()).select_from(outer).where(where)
+            return prepare(statement, self._conn)
 
         prepared = self._shapes.get(("count", tenant, shape), build)
         return int(prepared.run(self._conn, leaves.values).scalar_one())
