@@ -166,37 +166,33 @@ def test_a_failing_batch_writes_nothing(
 def test_planner_statistics_follow_the_load(
     ctx: Context, tmp_path: Path, databases: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Statistics are refreshed after the first batch, whenever the count written doubles,
-    and at the end; on PostgreSQL the planner then knows the tables are not empty (a fresh
-    database's lookups otherwise ran as if they were: benchmarks/README.md)."""
-    path = tmp_path / "orgs.ndjson"
-    path.write_bytes(
-        b"".join(
-            orjson.dumps({"resourceType": "Organization", "id": f"o{n}", "name": f"Org {n}"})
-            + b"\n"
-            for n in range(50)
-        )
-    )
+    """Statistics are refreshed after the first batch, after a batch bringing a type they
+    did not have, whenever the count written doubles, and at the end; on PostgreSQL the
+    planner then knows the tables are not empty (a fresh database's lookups otherwise ran
+    as if they were: benchmarks/README.md)."""
+    path = tmp_path / "mixed.ndjson"
+    resources = [{"resourceType": "Organization", "id": f"o{n}"} for n in range(25)]
+    resources += [{"resourceType": "Location", "id": f"l{n}"} for n in range(30)]
+    path.write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in resources))
     stored_at_refresh: list[int] = []
     analyze = SqlRepository.analyze
 
     def counting(repository: SqlRepository) -> None:
         with repository.session(TENANT) as session:
-            stored_at_refresh.append(len(session.current_many("Organization", _ids(50))))
+            stored = len(session.current_many("Organization", [f"o{n}" for n in range(25)]))
+            stored += len(session.current_many("Location", [f"l{n}" for n in range(30)]))
+        stored_at_refresh.append(stored)
         analyze(repository)
 
     monkeypatch.setattr(SqlRepository, "analyze", counting)
-    assert load(ctx, TENANT, read_items(path), batch_size=10).written == 50
-    assert stored_at_refresh == [10, 20, 40, 50]
+    assert load(ctx, TENANT, read_items(path), batch_size=10).written == 55
+    # 10: first batch; 20: doubled; 30: Locations arrive; 40, 50: neither; 55: the end
+    assert stored_at_refresh == [10, 20, 30, 55]
     assert load(ctx, TENANT, read_items(path), batch_size=10).written == 0
-    assert stored_at_refresh == [10, 20, 40, 50]  # nothing written: nothing to refresh
+    assert stored_at_refresh == [10, 20, 30, 55]  # nothing written: nothing to refresh
     if databases.backend == "postgresql":
         with ctx.repository.engine.connect() as conn:  # type: ignore[attr-defined]
             rows = conn.exec_driver_sql(
                 "SELECT reltuples FROM pg_class WHERE relname = 'resource'"
             ).scalar_one()
-        assert rows == 50  # -1 on a table never analysed
-
-
-def _ids(count: int) -> list[str]:
-    return [f"o{n}" for n in range(count)]
+        assert rows == 55  # -1 on a table never analysed

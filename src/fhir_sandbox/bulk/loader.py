@@ -140,32 +140,39 @@ def load(
                 batch.append((origin, outcome))
             if len(batch) >= batch_size:
                 _write_batch(ctx, stamp_ctx, tenant, batch, report, pending)
-                statistics.refresh(report.written)
+                statistics.refresh(report.written, {c.resource["resourceType"] for _, c in batch})
                 batch = []
             if progress:
                 progress(1)
         _write_batch(ctx, stamp_ctx, tenant, batch, report, pending)
-    statistics.refresh(report.written, final=True)
+    statistics.refresh(report.written, set(), final=True)
     _report_dangling(ctx, tenant, pending, report)
     return report
 
 
 @dataclass
 class _Statistics:
-    """Keeps the planner's statistics in step with a load: after the first batch, each time
-    the count written doubles, and at the end. PostgreSQL otherwise plans every batch's
-    lookups for the (empty) tables it last analysed: on a fresh database a 500-id lookup
-    took 25 s at 10k resources (benchmarks/README.md). Doubling keeps the cost logarithmic
-    in the load's size."""
+    """Keeps the planner's statistics in step with a load: after a batch that brings a
+    resource type the last statistics did not have, each time the count written doubles,
+    and at the end. PostgreSQL otherwise plans each batch's lookups for the tables as it
+    last saw them: for a type it believes absent it estimates one row and picks a nested
+    loop that scans every row of the type per lookup, quadratic in the type's size (a 10k
+    load into a fresh database hit the 30 s statement timeout, and with doubling alone a
+    100k load stalled once the practitioners arrived: benchmarks/README.md). Files usually
+    come one type after another, so this is a handful of ANALYZEs per load."""
 
     repository: Repository
     analysed_at: int = 0
+    analysed_types: set[str] = field(default_factory=set)
 
-    def refresh(self, written: int, *, final: bool = False) -> None:
-        due = written > 0 and (written >= 2 * self.analysed_at or final)
-        if due and written != self.analysed_at:
+    def refresh(self, written: int, types: set[str], *, final: bool = False) -> None:
+        if written == 0 or written == self.analysed_at:
+            return
+        new_type = not types <= self.analysed_types
+        if new_type or written >= 2 * self.analysed_at or final:
             self.repository.analyze()
             self.analysed_at = written
+            self.analysed_types |= types
 
 
 @contextmanager
