@@ -83,7 +83,8 @@ def markdown(results: dict[str, Any]) -> str:
     elif entry.get("export"):
         e = entry["export"]
         lines.append(f"| `$export`, kick-off to complete | {e.get('rate', 0):,.0f} resources/s "
-                     f"| | | | | {e.get('seconds')} s |")  # fmt: skip
+                     f"| | | | | {e.get('resources', 0):,} resources in {e.get('seconds')} s "
+                     "(the dataset plus what the write operations added) |")  # fmt: skip
     lines += postgres.markdown(results, LABELS)
     for pair, ratios in results.get("scale", {}).items():
         large, small = pair.split("/")

@@ -182,7 +182,7 @@ def measure_size(
             bench_ops(bench, server, writes, measured)
             finish(measured)
             ops.update(writes)
-            export = export_figure(port, main.total)
+            export = export_figure(port)
             if export["available"]:
                 entry["export"] = export
             else:

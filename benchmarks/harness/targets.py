@@ -145,7 +145,8 @@ def _check_export(results: dict[str, Any]) -> tuple[str, bool | None]:
         return ("not measured", None)
     if export.get("error"):
         return (export["error"], False)
-    text = f"{export['rate']:,.0f} resources/s at {main_size} ({export['seconds']:.1f} s)"
+    text = (f"{export['rate']:,.0f} resources/s at {main_size} ({export.get('resources', 0):,} "
+            f"resources in {export['seconds']:.1f} s)")  # fmt: skip
     return (text, export["rate"] >= 20_000)
 
 

@@ -124,6 +124,7 @@ def create_app(settings: Settings | None = None, repository: Repository | None =
         yield
         exports.shutdown()  # running exports stop before the store closes
         workers.shutdown()
+        searchers.shutdown()
         if repository is None:
             context.repository.close()
 
@@ -136,9 +137,11 @@ def create_app(settings: Settings | None = None, repository: Repository | None =
     app.state.settings = settings
     app.state.exports = exports = export_manager(settings)
     workers = Workers(settings.read_threads, "fhir-worker")
+    searchers = Workers(settings.embedded_search_threads, "fhir-search")
     app.fast_lane = FastLane(
         lambda: app.state.context,
         workers,
+        searchers,
         log_requests=settings.log_requests,
         max_body_bytes=settings.max_body_bytes,
     )

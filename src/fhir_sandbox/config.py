@@ -71,7 +71,15 @@ class Settings(BaseSettings):
         default=100_000, description="Most resources in one $export NDJSON file."
     )
     read_threads: int = Field(
-        default=8, description="Fast-lane worker threads (searches, writes, networked reads)."
+        default=8,
+        description="Fast-lane worker threads for writes, and for searches and reads of a "
+        "networked database (PostgreSQL).",
+    )
+    embedded_search_threads: int = Field(
+        default=2,
+        description="Fast-lane threads for searches of the embedded SQLite store. Its work "
+        "is CPU in this process: more threads only queue for the GIL, and a name search at "
+        "100k ran ~40 % slower with 8 than with 2 (benchmarks/README.md).",
     )
 
     @field_validator("public_base_url")
@@ -87,6 +95,7 @@ class Settings(BaseSettings):
         "max_page_size",
         "max_bundle_entries",
         "read_threads",
+        "embedded_search_threads",
         "database_pool_size",
         "database_pool_timeout",
         "database_statement_timeout",

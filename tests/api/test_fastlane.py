@@ -11,6 +11,8 @@ import dataclasses
 import json
 import logging
 import re
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -301,3 +303,33 @@ def test_updates_answer_like_the_application(http: httpx.Client, base: str) -> N
     for fast, framework in zip(*answers, strict=True):
         _same_write(fast, framework)
     assert [a.status_code for a in answers[0]] == [200, 412, 400, 201]
+
+
+def test_searches_of_the_embedded_store_do_not_queue_behind_writes(
+    base: str, live_server: LiveServer
+) -> None:
+    """Every write thread waiting for the writer lock leaves searches their own threads."""
+    repository = live_server.app.state.context.repository
+    if not repository.embedded:
+        pytest.skip("PostgreSQL: searches and writes share the pool; the database queues writes")
+    writers = live_server.app.state.settings.read_threads
+    body = json.dumps({"resourceType": "Organization", "name": "Queued"})
+    with httpx.Client(timeout=30) as client, ThreadPoolExecutor(writers) as pool:
+        repository._writer.acquire()  # a long write in progress, as far as the others know
+        try:
+            creates = [
+                pool.submit(
+                    client.post,
+                    f"{base}/Organization",
+                    content=body,
+                    headers={"Content-Type": "application/fhir+json"},
+                )
+                for _ in range(writers)
+            ]
+            time.sleep(0.5)  # every write thread is now waiting for the lock
+            assert not any(create.done() for create in creates)
+            search = client.get(f"{base}/Organization", params={"name": "queued"}, timeout=5)
+            assert search.status_code == 200 and search.json()["total"] == 0
+        finally:
+            repository._writer.release()
+        assert [create.result().status_code for create in creates] == [201] * writers

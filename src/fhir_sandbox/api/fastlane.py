@@ -95,6 +95,7 @@ class FastLane:
         self,
         context: Callable[[], Context],
         workers: Workers,
+        searchers: Workers,
         *,
         log_requests: bool,
         max_body_bytes: int,
@@ -107,6 +108,10 @@ class FastLane:
         # anyio's to_thread or run_in_executor: api/workers.py), as do all reads of a
         # networked store.
         self.workers = workers
+        # Searches of the embedded store get a small pool of their own: its work is CPU in
+        # this process, where more threads only queue for the GIL, and writes waiting for
+        # the writer lock in the other pool do not hold them up.
+        self.searchers = searchers
         self.log_requests = log_requests
         self.max_body_bytes = max_body_bytes
 
@@ -162,10 +167,12 @@ class FastLane:
                 fhir.body = parse_request_body(fhir.method, headers.get("content-type"), raw)
             fmt = negotiate(headers.get("accept"), params.get("_format"))
             context = self.context()
-            if context.repository.embedded and interaction in _INLINE:
+            embedded = context.repository.embedded
+            if embedded and interaction in _INLINE:
                 result = with_retries(interaction, context, fhir)
             else:
-                result = await self.workers.run(with_retries, interaction, context, fhir)
+                pool = self.searchers if embedded and interaction is search.search else self.workers
+                result = await pool.run(with_retries, interaction, context, fhir)
             return render(result, fmt, wants_pretty(fhir.params))
         except FhirError as exc:
             return errors.outcome_response(_request(scope), exc.status, exc.issues, exc.headers)
