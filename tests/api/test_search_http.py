@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
@@ -261,3 +262,23 @@ def test_shared_instance_referenced_by_both_trusts(http: httpx.Client, directory
         if i["system"] == ODS
     }
     assert codes == {"RQM", "RYJ"}
+
+
+def test_bundles_splice_stored_resources_in_every_rendering(http: httpx.Client, base: str) -> None:
+    """Searchset and history entries carry the stored bytes (JSON), and the same resources
+    re-serialised for `_pretty` and XML."""
+    ids = _load(http, base, [_org("Render One", "R1"), _org("Render Two", "R2")])
+    url = f"{base}/Organization"
+    compact = http.get(url, params={"name": "render"}).json()
+    by_id = {e["resource"]["id"]: e["resource"] for e in compact["entry"]}
+    assert by_id == {i: http.get(f"{url}/{i}").json() for i in ids}
+    pretty = http.get(url, params={"name": "render", "_pretty": "true"})
+    assert re.search(r'\n +"resourceType": "Organization",\n', pretty.text)  # indented too
+    assert pretty.json()["entry"] == compact["entry"]
+    for path in ("", f"/{ids[0]}/_history"):
+        xml = http.get(
+            f"{url}{path}",
+            params={"name": "render", "_format": "xml"} if not path else {"_format": "xml"},
+        )
+        assert xml.status_code == 200 and '<Bundle xmlns="http://hl7.org/fhir">' in xml.text
+        assert '<name value="Render One"/>' in xml.text

@@ -22,7 +22,10 @@ def render(result: Result, fmt: Format, pretty: bool) -> Response:
     media = fmt.value + "; charset=utf-8"
     if fmt is Format.JSON and isinstance(result.body, bytes) and not pretty:
         return Response(result.body, status_code=result.status, headers=headers, media_type=media)
-    data: Any = orjson.loads(result.body) if isinstance(result.body, bytes) else result.body
+    if isinstance(result.body, bytes):
+        data: Any = orjson.loads(result.body)
+    else:  # Bundles hold stored resources as orjson fragments (interactions/bundles.py)
+        data = orjson.loads(dump_json(result.body)) if fmt is Format.XML or pretty else result.body
     content = to_xml(data) if fmt is Format.XML else dump_json(data, pretty)
     return Response(content, status_code=result.status, headers=headers, media_type=media)
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from fhir_sandbox.errors import Invalid, NotFound
 from fhir_sandbox.fhir.validation import check_id, check_type
-from fhir_sandbox.interactions.bundles import bundle, link, page_url, resource_of
+from fhir_sandbox.interactions.bundles import bundle, link, page_url, stored
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.paging import page_size
 from fhir_sandbox.interactions.request import FhirRequest, Result
@@ -63,7 +63,7 @@ def _entry(base_url: str, version: StoredVersion) -> dict[str, Any]:
     url = f"{version.resource_type}/{version.id}"
     entry: dict[str, Any] = {"fullUrl": f"{base_url}/{url}"}
     if not version.deleted:
-        entry["resource"] = resource_of(version.body)
+        entry["resource"] = stored(version.body)
     status = {"POST": "201 Created", "DELETE": "204 No Content"}.get(version.method, "200 OK")
     if version.method == "PUT" and version.version == 1:
         status = "201 Created"

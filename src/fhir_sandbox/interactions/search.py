@@ -14,7 +14,7 @@ from fhir_sandbox.fhir import outcomes
 from fhir_sandbox.fhir.elements import apply_elements, apply_summary, check_elements, check_summary
 from fhir_sandbox.fhir.models import RESOURCE_TYPES
 from fhir_sandbox.fhir.validation import check_type
-from fhir_sandbox.interactions.bundles import bundle, link, page_url, resource_of
+from fhir_sandbox.interactions.bundles import bundle, link, page_url, resource_of, stored
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.cursors import Counted, Cursor, Page, decode, fetch_page
 from fhir_sandbox.interactions.includes import includes
@@ -22,7 +22,7 @@ from fhir_sandbox.interactions.paging import page_size
 from fhir_sandbox.interactions.request import FhirRequest, Result
 from fhir_sandbox.search.parse import ParsedSearch, parse_search, parse_sort
 from fhir_sandbox.search.query import Query
-from fhir_sandbox.storage.base import Session
+from fhir_sandbox.storage.base import Session, StoredVersion
 
 _TOTALS = ("none", "estimate", "accurate")
 _KEPT = ("_sort", "_total", "_summary", "_elements", "_include", "_revinclude", "_type", "_format")
@@ -53,8 +53,8 @@ def search(ctx: Context, request: FhirRequest) -> Result:
                 total = counted.total
         matches = [m.version for _, m in page.entries]
         extra = includes(ctx, session, request, matches) if matches else []
-    entries = [_entry(request, resource_of(v.body), "match", summary, elements) for v in matches]
-    entries += [_entry(request, resource_of(v.body), "include", summary, elements) for v in extra]
+    entries = [_entry(request, v, "match", summary, elements) for v in matches]
+    entries += [_entry(request, v, "include", summary, elements) for v in extra]
     if parsed[0].ignored:
         issues = [Issue("not-supported", m, severity="warning") for m in parsed[0].ignored]
         outcome = outcomes.operation_outcome(issues)
@@ -96,15 +96,19 @@ def _cursor(request: FhirRequest, queries: list[Query]) -> Cursor | None:
 
 def _entry(
     request: FhirRequest,
-    resource: dict[str, Any],
+    version: StoredVersion,
     mode: str,
     summary: str | None,
     elements: list[str] | None,
 ) -> dict[str, Any]:
-    shaped = apply_elements(apply_summary(resource, summary), elements)
+    resource: Any
+    if summary in (None, "false") and not elements:
+        resource = stored(version.body)  # whole: the stored bytes as they are
+    else:
+        resource = apply_elements(apply_summary(resource_of(version.body), summary), elements)
     return {
-        "fullUrl": f"{request.base_url}/{resource['resourceType']}/{resource['id']}",
-        "resource": shaped,
+        "fullUrl": f"{request.base_url}/{version.resource_type}/{version.id}",
+        "resource": resource,
         "search": {"mode": mode},
     }
 
