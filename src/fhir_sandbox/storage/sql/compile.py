@@ -120,7 +120,7 @@ def _clause(
         rows = INDEX_TABLES[TABLE_FOR_KIND[clause.kind]]
         present = res_id.in_(_index_ids(rows, (tenant, resource_type, clause.code), _any_row))
         return or_(*(not_(present) if v else present for v in clause.values))
-    if clause.modifier == "not":
+    if clause.modifier == "not" and clause.chain is None:
         return res_id.not_in(_value_ids(clause, tenant, resource_type))
     return res_id.in_(_indexed_ids(clause, tenant, resource_type))
 
