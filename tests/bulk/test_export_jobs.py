@@ -179,3 +179,20 @@ def test_leftovers_of_a_crash_are_swept(tmp_path: Path) -> None:
         os.utime(folder, (aged, aged))
     jobs.sweep()
     assert not old.exists() and not orphan.exists() and recent.exists()
+
+
+def test_a_job_finishing_while_its_status_is_read_is_not_reported_failed(
+    ctx: Context, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The record read before the job's last write, the thread looked at after it ended."""
+    jobs = manager(tmp_path)
+    release, arrived = hold(jobs)
+    job = jobs.start(ctx, new_export(ctx))
+    assert arrived.acquire(timeout=10)
+    stale = jobs.store.load(job)  # in progress, as a status request reads it
+    assert stale is not None and stale.status == "in-progress"
+    release.set()
+    assert jobs.wait(job)  # the job completes and its thread ends
+    monkeypatch.setattr(jobs, "_find", lambda tenant, job_id: stale)
+    view = jobs.view(TENANT, job)
+    assert view.state == "completed" and view.output

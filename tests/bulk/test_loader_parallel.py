@@ -13,7 +13,7 @@ import orjson
 import pytest
 from sqlalchemy import select
 
-from fhir_sandbox.bulk import loader
+from fhir_sandbox.bulk import checking, loader
 from fhir_sandbox.bulk.loader import FailFast, LoadReport, load
 from fhir_sandbox.bulk.sources import Item, read_items
 from fhir_sandbox.interactions.context import Context
@@ -169,10 +169,10 @@ CUSTOM_VERSION = {
 def test_an_index_reading_server_meta_is_extracted_after_stamping(
     contexts: Any, tmp_path: Path
 ) -> None:
-    assert loader._worker_params(default_registry()) is not None  # the shipped parameters
+    assert checking.worker_params(default_registry()) is not None  # the shipped parameters
     shipped = load_definitions("search-parameters.json")
     registry = build_registry([*shipped, CUSTOM_VERSION])
-    assert loader._worker_params(registry) is None
+    assert checking.worker_params(registry) is None
     path = tmp_path / "orgs.ndjson"
     path.write_bytes(b"\n".join(_org(f"o{n}", "A") for n in range(9)) + b"\n")
     changed = tmp_path / "changed.ndjson"
@@ -193,7 +193,7 @@ def test_small_inputs_are_checked_in_process(
     def no_pool(*args: object, **kwargs: object) -> None:
         raise AssertionError("a pool was started")
 
-    monkeypatch.setattr(loader, "ProcessPoolExecutor", no_pool)
+    monkeypatch.setattr(checking, "ProcessPoolExecutor", no_pool)
     path = tmp_path / "few.ndjson"
     path.write_bytes(b"\n".join(_org(f"o{n}", "A") for n in range(8)) + b"\n")
     report = load(contexts(), TENANT, read_items(path, parse=False), workers=4, chunk_size=4)
@@ -244,7 +244,7 @@ def test_cli_load_with_workers(
             pools.append(kwargs["max_workers"])
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(loader, "ProcessPoolExecutor", Pool)
+    monkeypatch.setattr(checking, "ProcessPoolExecutor", Pool)
     write_ndjson(tmp_path / "gen", 12, seed=2)
     files = [str(p) for p in sorted((tmp_path / "gen").glob("*.ndjson"))]
     bad = tmp_path / "bad.ndjson"

@@ -78,6 +78,10 @@ class ExportManager:
 
     def view(self, tenant: str, job_id: str) -> JobView:
         record = self._find(tenant, job_id)
+        if record.status == "in-progress" and not self._alive(record):
+            # the job may have finished (and its thread ended) between reading its record
+            # and looking at the thread: only a record still in progress now is an orphan
+            record = self.store.load(job_id) or record
         state, message = record.status, record.message
         if state == "in-progress" and not self._alive(record):
             state = "failed"
