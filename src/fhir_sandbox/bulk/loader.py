@@ -172,11 +172,8 @@ def _write_batch(
     latest = {(c.resource["resourceType"], c.resource["id"]): (origin, c) for origin, c in batch}
     if not latest:
         return
-    by_type: dict[str, list[str]] = {}
-    for rtype, rid in latest:
-        by_type.setdefault(rtype, []).append(rid)
     with ctx.repository.session(tenant, write=True) as session:
-        current = {t: session.current_many(t, ids) for t, ids in by_type.items()}
+        current = {t: session.current_many(t, ids) for t, ids in _by_type(latest).items()}
         fresh = []
         for (rtype, rid), (origin, checked) in latest.items():
             resource = checked.resource
@@ -213,14 +210,18 @@ def _write_batch(
 
 def _resolve(session: Session, pending: _Pending, targets: Iterable[tuple[str, str]]) -> None:
     """Forget the targets (of those pending) that are current in the store."""
-    by_type: dict[str, list[str]] = {}
-    for rtype, rid in targets:
-        if (rtype, rid) in pending.targets:
-            by_type.setdefault(rtype, []).append(rid)
-    for rtype, ids in by_type.items():
+    for rtype, ids in _by_type(t for t in targets if t in pending.targets).items():
         for rid, version in session.current_many(rtype, ids).items():
             if not version.deleted:
                 pending.targets.pop((rtype, rid), None)
+
+
+def _by_type(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """(type, id) keys as the ids of each type, for one lookup per type."""
+    ids: dict[str, list[str]] = {}
+    for rtype, rid in keys:
+        ids.setdefault(rtype, []).append(rid)
+    return ids
 
 
 def _report_dangling(ctx: Context, tenant: str, pending: _Pending, report: LoadReport) -> None:

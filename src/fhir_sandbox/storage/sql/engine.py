@@ -23,10 +23,10 @@ from fhir_sandbox.errors import Contention, Unavailable
 # SQLSTATEs: the transaction was aborted and may simply be run again
 RETRYABLE_STATES = {"40001": "serialization failure", "40P01": "deadlock"}
 QUERY_CANCELED = "57014"
-# SQLite errors that mean "not now" rather than "wrong SQL"
 #: WAL pages (4 KiB) after which a commit checkpoints (SQLite's default: 1,000).
 WAL_CHECKPOINT_PAGES = 10_000
 SQLITE_POOL_SIZE = 48  # anyio's 40 worker threads plus the fast lane's readers
+# SQLite errors that mean "not now" rather than "wrong SQL"
 _SQLITE_TRANSIENT = ("locked", "busy", "unable to open", "disk i/o")
 
 

@@ -23,6 +23,7 @@ from fhir_sandbox.storage.sql.shapes import Leaves, Prepared, ShapeCache, prepar
 from fhir_sandbox.storage.sql.statements import (
     CURRENT,
     INDEX_ROWS,
+    INSERT_COLUMNS,
     ROW_FIELDS,
     UPDATE_CURRENT,
     VERSION,
@@ -97,8 +98,7 @@ class SqlSession:
                 )
             if fresh:
                 owner = (key["tenant"], key["res_type"], key["res_id"])
-                names = ["tenant", "res_type", "res_id", *ROW_FIELDS[name]]
-                self._executemany(table, names, [(*owner, *row) for row in fresh])
+                self._executemany(table, INSERT_COLUMNS[name], [owner + row for row in fresh])
 
     def _read_index(self, key: dict[str, str]) -> IndexRows:
         rows = IndexRows()
@@ -242,9 +242,7 @@ class SqlSession:
                     owner = (tenant, version.resource_type, version.id)
                     index_rows += [owner + row for row in found]
             if index_rows:
-                self._executemany(
-                    table, ["tenant", "res_type", "res_id", *ROW_FIELDS[name]], index_rows
-                )
+                self._executemany(table, INSERT_COLUMNS[name], index_rows)
 
     def _executemany(self, table: Any, columns: list[str], rows: list[tuple[Any, ...]]) -> None:
         """A driver-level executemany of plain tuples: the bulk path skips per-row

@@ -21,6 +21,8 @@ from fhir_sandbox.storage.sql.engine import sqlite_failure
 from fhir_sandbox.storage.sql.schema import INDEX_TABLES, resource, resource_version
 
 ROW_FIELDS = {name: [c.name for c in table.c][4:] for name, table in INDEX_TABLES.items()}
+#: An index table's columns as its bulk inserts list them: the owner's key, then the row.
+INSERT_COLUMNS = {name: ["tenant", "res_type", "res_id", *f] for name, f in ROW_FIELDS.items()}
 
 
 def version_of(row: Any) -> StoredVersion:
