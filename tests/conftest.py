@@ -22,12 +22,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fhir_r4 import missing
 from fhir_sandbox.config import Settings
 from fhir_sandbox.testing import LiveServer
-
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-EXAMPLES = SHARED / "fhir-r4" / "examples"
 
 TEST_DATABASE = os.environ.get("FHIR_SANDBOX_TEST_DATABASE") or "sqlite"
 if TEST_DATABASE not in ("sqlite", "postgresql"):
@@ -38,6 +35,14 @@ POSTGRES_ADMIN_URL = (
     os.environ.get("FHIR_SANDBOX_TEST_POSTGRES_ADMIN_URL")
     or "postgresql://postgres@127.0.0.1:5432/postgres"
 )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Stop before collecting when the official R4 files are not there (tests/fhir_r4.py):
+    tests parametrised over them would otherwise collect nothing and pass."""
+    problem = missing()
+    if problem is not None:
+        raise pytest.UsageError(problem)
 
 
 class Databases:

@@ -18,10 +18,8 @@ import httpx
 import pytest
 from fhir.resources.R4B import get_fhir_model_class
 
+from fhir_r4 import EXAMPLES
 from fhir_sandbox.fhir.models import RESOURCE_TYPES
-
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "fhir-r4" / "examples"
-
 
 TYPES = RESOURCE_TYPES
 FHIR_JSON = "application/fhir+json"

@@ -17,10 +17,8 @@ import pytest
 from fhir.resources.R4B import get_fhir_model_class
 from lxml import etree
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+from fhir_r4 import UKCORE_EXAMPLES as UKCORE
 
-
-UKCORE = SHARED / "fhir-r4" / "uk" / "ukcore" / "examples"
 FHIR_JSON = "application/fhir+json"
 FHIR_XML = "application/fhir+xml"
 

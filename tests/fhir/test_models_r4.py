@@ -13,17 +13,13 @@ from __future__ import annotations
 import json
 import typing
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import pytest
 from fhir.resources.R4B.backboneelement import BackboneElement
 
+from fhir_r4 import PROFILES_RESOURCES as PROFILES
 from fhir_sandbox.fhir.models import RESOURCE_TYPES, model_class
-
-PROFILES = (
-    Path(__file__).resolve().parents[2].parent / "shared" / "fhir-r4" / "profiles-resources.json"
-)
 
 #: Element paths (after choice-type expansion) that R4 and R4B define differently for our
 #: types, each with the reason it is acceptable. Empty: for these seven types R4B (4.3.0)

@@ -26,12 +26,6 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
     sys.path.insert(0, str(HERE))
 
-# The same names as tests/conftest.py, for modules that `from conftest import ...` when this
-# file happens to be the `conftest` module most recently imported.
-REPO = HERE.parents[1]
-SHARED = REPO.parent / "shared"
-EXAMPLES = SHARED / "fhir-r4" / "examples"
-
 BACKENDS = [os.environ.get("FHIR_SANDBOX_TEST_DATABASE") or "sqlite"]
 
 

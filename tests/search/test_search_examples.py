@@ -12,20 +12,19 @@ import json
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 from search_oracle import Oracle
 
+from fhir_r4 import EXAMPLES
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.versions import write_version
 from fhir_sandbox.search.parse import parse_search
 from fhir_sandbox.searchparams.registry import default_registry
 from fhir_sandbox.storage.sql.repository import SqlRepository
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared/fhir-r4/examples"
 TYPES = {
     "Organization",
     "Endpoint",

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fhir_r4 import EXAMPLES
 from fhir_sandbox.searchparams.paths import fhirpath_evaluator
 from fhir_sandbox.searchparams.registry import default_registry
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "fhir-r4" / "examples"
 EHR = "https://fhir-sandbox.dev/StructureDefinition/endpoint-ehr-product"
 EXTRA = [
     {
