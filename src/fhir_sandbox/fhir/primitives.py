@@ -11,11 +11,13 @@ from __future__ import annotations
 import types
 import typing
 from collections.abc import Iterator
+from datetime import date, datetime, time
 from decimal import Decimal
 from functools import cache
 from typing import Any
 
 from fhir.resources.R4B import get_fhir_model_class
+from pydantic import AnyUrl
 
 from fhir_sandbox.errors import Issue
 
@@ -92,6 +94,8 @@ def _kinds(cls: Any) -> Kinds:
 
 def _classify(annotation: Any) -> tuple[str, Any]:
     base = _unwrap(annotation)
+    if base in (AnyUrl, date, datetime, time):  # url, date, dateTime, instant, time
+        return "string", None
     if base is bool:
         return "boolean", None
     if base is int:
