@@ -1,5 +1,5 @@
-"""The fast lane (api/fastlane.py) answers read, vread and search exactly as the application
-does.
+"""The fast lane (api/fastlane.py) answers read, vread, search, create and update exactly as
+the application does (batch/transaction: test_fastlane_bundles.py).
 
 A request with an `Origin` header always takes the application's path (CORS is its
 business), so the same request with and without one compares the two paths over real HTTP.
@@ -37,17 +37,18 @@ _PER_REQUEST |= {"access-control-expose-headers", "access-control-allow-credenti
         ("/ehr/t1/r4/Location/x/_history/x", ("ehr-t1", "/ehr/t1/r4", ["Location", "x", "x"])),
         ("/fhir/Organization", ("directory", "/fhir", ["Organization"])),
         ("/ehr/t1/r4/Endpoint", ("ehr-t1", "/ehr/t1/r4", ["Endpoint"])),
+        ("/fhir", ("directory", "/fhir", [])),  # batch/transaction (POST only)
+        ("/ehr/t1/r4", ("ehr-t1", "/ehr/t1/r4", [])),
     ],
 )
-def test_match_takes_read_vread_and_search(path: str, expected: tuple[Any, ...]) -> None:
+def test_match_takes_the_base_read_vread_and_search(path: str, expected: tuple[Any, ...]) -> None:
     assert match(path) == expected
 
 
 @pytest.mark.parametrize(
     "path",
     [
-        "/fhir",  # system search: the application's
-        "/fhir/",
+        "/fhir/",  # the application redirects to /fhir
         "/fhir/metadata",
         "/fhir/_history",
         "/fhir/Organization/",

@@ -18,6 +18,7 @@ from fhir_sandbox.bulk.loader import FailFast, LoadReport, load
 from fhir_sandbox.bulk.sources import Item, read_items
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.searchparams.registry import build_registry, default_registry, load_definitions
+from fhir_sandbox.searchparams.rows import IndexRows, OwnedRows
 from fhir_sandbox.storage.sql.repository import SqlRepository
 from fhir_sandbox.storage.sql.schema import INDEX_TABLES, resource, resource_version
 
@@ -261,3 +262,28 @@ def test_cli_load_with_workers(
     assert outputs[0] == outputs[1]
     assert any("bad.ndjson:1" in line for line in outputs[1])
     assert any(line.startswith("loaded: ") and " 1 errors" in line for line in outputs[1])
+
+
+def test_a_workers_first_version_is_spliced_only_when_shaped_as_stamped() -> None:
+    ctx = Context(repository=None, clock=lambda: MOMENT)  # type: ignore[arg-type]
+    head = b'{"resourceType":"Organization","id":"o1","meta":{"versionId":"1","lastUpdated":"'
+    body = head + checking.WORKER_INSTANT + b'"},"name":"A"}'
+    rows = OwnedRows([[] for _ in IndexRows.TABLES])
+    version = checking.first_version(
+        ctx, checking.Checked("Organization", "o1", index=rows, body=body)
+    )
+    assert version is not None and (version.version, version.last_updated) == (1, MOMENT)
+    assert version.body == head + b'2024-05-01T12:00:00.000Z"},"name":"A"}'
+    assert orjson.loads(version.body)["meta"] == {
+        "versionId": "1",
+        "lastUpdated": "2024-05-01T12:00:00.000Z",
+    }
+    for other in (
+        body.replace(b'"versionId":"1"', b'"versionId":"2"'),
+        body.replace(checking.WORKER_INSTANT, b"2001-01-01T00:00:00.000Z"),
+        b'{"resourceType":"Organization","id":"o2"'
+        + body[len(b'{"resourceType":"Organization","id":"o1"') :],
+        b'{"id":"o1","resourceType":"Organization"}',
+    ):
+        shaped = checking.Checked("Organization", "o1", index=rows, body=other)
+        assert checking.first_version(ctx, shaped) is None  # then the loader stamps it again

@@ -1,7 +1,8 @@
 """The fast lane: the hottest interactions without the web framework.
 
-read, vread, search, create and update (https://hl7.org/fhir/R4/http.html#read, #vread,
-#search, #create, #update) are what integration clients and CI suites do most. Measured on
+read, vread, search, create, update and batch/transaction (https://hl7.org/fhir/R4/http.html
+#read, #vread, #search, #create, #update, #transaction) are what integration clients, CI
+suites and directory uploads do most. Measured on
 one core, FastAPI's middleware stack, router, dependency solving and anyio's worker-thread
 hand-off cost several times a primary-key read (benchmarks/README.md). The fast lane sits
 in front of all of it and answers exactly
@@ -11,6 +12,7 @@ in front of all of it and answers exactly
     GET [base]/[type]?...                       (search-type)
     POST [base]/[type]                          (create)
     PUT [base]/[type]/[id]                      (update)
+    POST [base]                                 (batch / transaction)
 
 with [type] one of ours and [id] a valid FHIR id, by calling the same interactions, the same
 body parsing, renderer and error mapping, and the same request-id and access-log functions
@@ -37,7 +39,7 @@ from fhir_sandbox.errors import FhirError
 from fhir_sandbox.fhir.formats import negotiate
 from fhir_sandbox.fhir.models import RESOURCE_TYPES
 from fhir_sandbox.fhir.validation import ID_PATTERN
-from fhir_sandbox.interactions import create, read, search, update
+from fhir_sandbox.interactions import batch, create, read, search, update
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.request import FhirRequest
 from fhir_sandbox.interactions.retries import Interaction, with_retries
@@ -47,19 +49,21 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def match(path: str) -> tuple[str, str, list[str]] | None:
-    """(tenant, tenant path, [type] or [type, id] or [type, id, vid]) for the three shapes,
-    else None.
+    """(tenant, tenant path, [] or [type] or [type, id] or [type, id, vid]) for the four
+    shapes, else None.
 
     The tenants are the routes' (api.routes.tenant_of): /fhir is the directory,
     /ehr/{name}/r4 a mock EHR.
     """
     parts = path.split("/")
-    if len(parts) > 2 and parts[1] == "fhir":
+    if len(parts) > 1 and parts[1] == "fhir":
         tenant, base, rest = "directory", "/fhir", parts[2:]
-    elif len(parts) > 4 and parts[1] == "ehr" and parts[3] == "r4" and parts[2]:
+    elif len(parts) > 3 and parts[1] == "ehr" and parts[3] == "r4" and parts[2]:
         tenant, base, rest = f"ehr-{parts[2]}", f"/ehr/{parts[2]}/r4", parts[4:]
     else:
         return None
+    if not rest:  # the base itself (with a trailing slash: the application redirects)
+        return tenant, base, []
     if len(rest) == 1 and rest[0] in _TYPES:
         return tenant, base, rest
     if len(rest) not in (2, 4) or rest[0] not in _TYPES or not ID_PATTERN.match(rest[1]):
@@ -75,8 +79,9 @@ class _Disconnected(Exception):
     """The client went away before its body arrived: there is no one to answer."""
 
 
-# (method, shape: 1 = [type], 2 = [type, id], 3 = [type, id, vid]) -> the interaction
+# (method, shape: 0 = [base], 1 = [type], 2 = [type, id], 3 = [type, id, vid]) -> the interaction
 _INTERACTIONS: dict[tuple[str, int], Interaction] = {
+    ("POST", 0): batch.batch_or_transaction,
     ("GET", 1): search.search,
     ("GET", 2): read.read,
     ("GET", 3): read.vread,
@@ -88,8 +93,8 @@ _INLINE = (read.read, read.vread)
 
 
 class FastLane:
-    """Answers search, read, vread, create and update for `context()`; `handle` says
-    whether it did."""
+    """Answers search, read, vread, create, update and batch/transaction for `context()`;
+    `handle` says whether it did."""
 
     def __init__(
         self,
@@ -153,7 +158,7 @@ class FastLane:
             method=scope["method"],
             tenant=tenant,
             base_url=_base_url(scope, headers) + base,
-            resource_type=parts[0],
+            resource_type=parts[0] if parts else None,
             id=parts[1] if len(parts) > 1 else None,
             version=parts[2] if len(parts) > 2 else None,
             params=list(params.multi_items()),

@@ -23,7 +23,7 @@ from collections.abc import Generator, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from itertools import chain, islice, repeat
+from itertools import chain, islice
 from typing import Any, cast
 
 import orjson
@@ -32,11 +32,11 @@ from fhir_sandbox.bulk.sources import Item, parse_line
 from fhir_sandbox.errors import FhirError
 from fhir_sandbox.fhir.validation import validate_resource
 from fhir_sandbox.interactions.context import Context
-from fhir_sandbox.interactions.versions import stamp
+from fhir_sandbox.interactions.versions import instant, stamp
 from fhir_sandbox.searchparams.paths import compile_expression
 from fhir_sandbox.searchparams.registry import Registry, SearchParam
-from fhir_sandbox.searchparams.rows import IndexRows
-from fhir_sandbox.storage.base import Repository
+from fhir_sandbox.searchparams.rows import IndexRows, OwnedRows
+from fhir_sandbox.storage.base import Repository, StoredVersion
 
 #: Items per task sent to a worker process.
 CHUNK_SIZE = 500
@@ -47,11 +47,32 @@ START_METHOD = "spawn"
 
 @dataclass
 class Checked:
-    """A valid resource with its id; index and references if a worker extracted them."""
+    """A valid resource with its id. A worker that indexed it sends, instead of the parsed
+    resource, its first version as stored (`body`, with `WORKER_INSTANT` for lastUpdated),
+    its index rows ready for the tables, and its literal references."""
 
-    resource: dict[str, Any]
-    index: IndexRows | None = None
+    resource_type: str
+    id: str
+    resource: dict[str, Any] | None = None
+    index: OwnedRows | None = None
     references: set[tuple[str, str]] | None = None
+    body: bytes | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return self.resource_type, self.id
+
+    def parsed(self) -> dict[str, Any]:
+        """The resource (a worker's body parsed back: meta.versionId/lastUpdated are the
+        placeholders, which stamp() and same_content() ignore)."""
+        if self.resource is None:
+            assert self.body is not None
+            self.resource = orjson.loads(self.body)
+        return self.resource
+
+
+def checked(resource: dict[str, Any]) -> Checked:
+    return Checked(resource["resourceType"], resource["id"], resource)
 
 
 #: What checking one item gives: the resource, or the OperationOutcome text of its problem.
@@ -73,7 +94,7 @@ def _check_item(item: Item) -> Outcome:
     entry = _entry(item)
     assert entry is not None
     try:
-        return Checked(_checked_resource(entry))
+        return checked(_checked_resource(entry))
     except FhirError as exc:
         return _error_text(exc)
 
@@ -105,9 +126,11 @@ def _error_text(error: FhirError) -> str:
 _ParamSpec = tuple[str, str, str, str, str, tuple[str, ...]]
 #: A worker answers a chunk with one JSON array (plain bytes, cheaper to make and read than
 #: a pickle of the same), an answer per item: null (already known bad), the problem's text,
-#: or [resource, index rows by table (IndexRows.TABLES order) or null, [type, id] of its
-#: literal references or null] (null: the worker only validated).
+#: [resource] (the worker only validated), or [type, id, owner-prefixed index rows by table
+#: (IndexRows.TABLES order), [type, id] of its literal references] — and beside the array,
+#: for those, the stored JSON of the resource's first version (bytes, never re-encoded).
 _Answer = None | str | list[Any]
+_ChunkAnswer = tuple[bytes, list[bytes | None]]
 
 #: Only these elements of meta may be read by a parameter a worker indexes: stamp() keeps
 #: them as sent, but sets versionId and lastUpdated per version.
@@ -137,7 +160,11 @@ def worker_params(registry: Registry) -> tuple[_ParamSpec, ...] | None:
 
 
 def pooled(
-    items: Iterable[Item], workers: int, chunk_size: int, params: tuple[_ParamSpec, ...] | None
+    items: Iterable[Item],
+    workers: int,
+    chunk_size: int,
+    params: tuple[_ParamSpec, ...] | None,
+    tenant: str,
 ) -> Outcomes:
     """Outcomes in input order, checked by a pool; small inputs are checked here."""
     chunks = _chunked(items, chunk_size)
@@ -149,11 +176,11 @@ def pooled(
         max_workers=workers,
         mp_context=multiprocessing.get_context(START_METHOD),
         initializer=_start_worker,
-        initargs=(params,),
+        initargs=(params, tenant),
     )
     try:
         todo = chain(head, chunks)
-        window: deque[tuple[list[Item], Future[bytes]]] = deque()
+        window: deque[tuple[list[Item], Future[_ChunkAnswer]]] = deque()
 
         def submit() -> None:
             chunk = next(todo, None)
@@ -165,9 +192,10 @@ def pooled(
         while window:
             chunk, future = window.popleft()
             submit()
-            answers: list[_Answer] = orjson.loads(future.result())
-            for item, answer in zip(chunk, answers, strict=True):
-                yield item.origin, _outcome(item, answer)
+            encoded, bodies = future.result()
+            answers: list[_Answer] = orjson.loads(encoded)
+            for item, answer, body in zip(chunk, answers, bodies, strict=True):
+                yield item.origin, _outcome(item, answer, body)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -178,28 +206,32 @@ def _chunked(items: Iterable[Item], size: int) -> Iterator[list[Item]]:
         yield chunk
 
 
-def _outcome(item: Item, answer: _Answer) -> Outcome:
+def _outcome(item: Item, answer: _Answer, body: bytes | None) -> Outcome:
     if answer is None:
         assert item.error is not None
         return _error_text(item.error)
     if isinstance(answer, str):
         return answer
-    resource, rows, references = answer
-    if rows is None:
-        return Checked(resource)
-    index = IndexRows()
-    for name, table in zip(IndexRows.TABLES, rows, strict=True):
-        row_type = IndexRows.ROW_TYPES[name]  # JSON arrays back to rows of their type
-        index.table(name).update(map(tuple.__new__, repeat(row_type), table))
-    return Checked(resource, index, set(map(tuple, references)))
+    if len(answer) == 1:
+        return checked(answer[0])
+    resource_type, resource_id, rows, references = answer
+    return Checked(
+        resource_type,
+        resource_id,
+        index=OwnedRows(rows),
+        references=set(map(tuple, references)),
+        body=body,
+    )
 
 
 #: The worker's context: its registry and a fixed clock (None: validate only).
 _worker_ctx: Context | None = None
+_worker_tenant = ""
 
 
-def _start_worker(params: tuple[_ParamSpec, ...] | None) -> None:
-    global _worker_ctx
+def _start_worker(params: tuple[_ParamSpec, ...] | None, tenant: str) -> None:
+    global _worker_ctx, _worker_tenant
+    _worker_tenant = tenant
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops the pool
     if params is not None:
         by_type: dict[str, dict[str, SearchParam]] = {}
@@ -220,24 +252,52 @@ def _epoch() -> datetime:
     return datetime(2000, 1, 1, tzinfo=UTC)
 
 
-def _check_chunk(entries: list[bytes | dict[str, Any] | None]) -> bytes:
-    return orjson.dumps([_check_entry(entry) for entry in entries])
+#: The lastUpdated of a worker's first versions, replaced by the loader (first_version).
+WORKER_INSTANT = instant(_epoch()).encode()
 
 
-def _check_entry(entry: bytes | dict[str, Any] | None) -> _Answer:
+def _check_chunk(entries: list[bytes | dict[str, Any] | None]) -> _ChunkAnswer:
+    answers, bodies = [], []
+    for entry in entries:
+        answer, body = _check_entry(entry)
+        answers.append(answer)
+        bodies.append(body)
+    return orjson.dumps(answers), bodies
+
+
+def _check_entry(entry: bytes | dict[str, Any] | None) -> tuple[_Answer, bytes | None]:
     if entry is None:
-        return None
+        return None, None
     try:
         resource = _checked_resource(entry)
     except FhirError as exc:
-        return _error_text(exc)
+        return _error_text(exc), None
     if _worker_ctx is None:
-        return [resource, None, None]
-    # The same stamped shape the loader stores, but for a placeholder version: no indexed
-    # parameter reads versionId/lastUpdated (worker_params), nor does _REFERENCE match them.
+        return [resource], None
+    # The first version as stamp() stores it, at a placeholder time: no indexed parameter
+    # reads versionId/lastUpdated (worker_params), nor does _REFERENCE match them.
     version, index = stamp(_worker_ctx, resource, None, "PUT")
-    rows = [[tuple(row) for row in index.table(name)] for name in IndexRows.TABLES]
-    return [resource, rows, list(literal_references(version.body))]
+    owner = (_worker_tenant, version.resource_type, version.id)
+    rows = [[owner + row for row in index.table(name)] for name in IndexRows.TABLES]
+    answer = [version.resource_type, version.id, rows, list(literal_references(version.body))]
+    return answer, version.body
+
+
+def first_version(ctx: Context, item: Checked) -> StoredVersion | None:
+    """A worker's first version with this moment as its lastUpdated, by splicing the stored
+    bytes (stamp() puts resourceType, id and meta.versionId/lastUpdated first, and ids need
+    no escaping); None if the body is not shaped so (then the loader stamps it again)."""
+    body = item.body
+    head = b'{"resourceType":"%s","id":"%s","meta":{"versionId":"1","lastUpdated":"' % (
+        item.resource_type.encode(),
+        item.id.encode(),
+    )
+    end = len(head) + len(WORKER_INSTANT)
+    if body is None or not body.startswith(head) or body[len(head) : end] != WORKER_INSTANT:
+        return None
+    now = ctx.clock()
+    spliced = b"".join((head, instant(now).encode(), body[end:]))
+    return StoredVersion(item.resource_type, item.id, 1, now, "PUT", False, spliced)
 
 
 _REFERENCE = re.compile(rb'"reference":"([A-Z][A-Za-z]+)/([A-Za-z0-9\-.]{1,64})"')

@@ -23,6 +23,7 @@ from fhir_sandbox.bulk.checking import (
     CHUNK_SIZE,
     NO_PARAMS,
     Checked,
+    first_version,
     in_process,
     literal_references,
     pooled,
@@ -31,7 +32,8 @@ from fhir_sandbox.bulk.checking import (
 from fhir_sandbox.bulk.sources import Item
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.versions import same_content, stamp
-from fhir_sandbox.storage.base import Repository, Session
+from fhir_sandbox.searchparams.rows import IndexRows
+from fhir_sandbox.storage.base import NewVersion, Repository, Session, StoredVersion
 
 Progress = Callable[[int], None]
 
@@ -97,7 +99,7 @@ def load(
     stamp_ctx = replace(ctx, registry=NO_PARAMS)  # for resources a worker indexed
     if workers > 1:
         params = worker_params(ctx.registry)
-        outcomes = pooled(items, workers, chunk_size or CHUNK_SIZE, params)
+        outcomes = pooled(items, workers, chunk_size or CHUNK_SIZE, params, tenant)
     else:
         outcomes = in_process(items)
     with _frozen_gc(), closing(outcomes):
@@ -110,7 +112,7 @@ def load(
                 batch.append((origin, outcome))
             if len(batch) >= batch_size:
                 _write_batch(ctx, stamp_ctx, tenant, batch, report, pending)
-                statistics.refresh(report.written, {c.resource["resourceType"] for _, c in batch})
+                statistics.refresh(report.written, {c.resource_type for _, c in batch})
                 batch = []
             if progress:
                 progress(1)
@@ -169,37 +171,24 @@ def _write_batch(
     pending: _Pending,
 ) -> None:
     # the same id twice in one batch: the later one wins, as if loaded one after the other
-    latest = {(c.resource["resourceType"], c.resource["id"]): (origin, c) for origin, c in batch}
+    latest = {c.key: (origin, c) for origin, c in batch}
     if not latest:
         return
     with ctx.repository.session(tenant, write=True) as session:
         current = {t: session.current_many(t, ids) for t, ids in _by_type(latest).items()}
-        fresh = []
+        fresh: list[NewVersion] = []
         for (rtype, rid), (origin, checked) in latest.items():
-            resource = checked.resource
             previous = current[rtype].get(rid)
-            unchanged = previous is not None and not previous.deleted
-            if unchanged and same_content(orjson.loads(previous.body), resource):  # type: ignore[union-attr]
+            stored = _next_version(ctx, stamp_ctx, checked, previous)
+            if stored is None:
                 report.unchanged += 1
                 continue
-            if checked.index is None:
-                version, index = stamp(ctx, resource, previous, "PUT")
-            else:  # extracted by a worker: stamp without extracting again
-                version, _ = stamp(stamp_ctx, resource, previous, "PUT")
-                index = checked.index
-            references = checked.references
-            if references is None:
-                references = literal_references(version.body)
-            for target in references:
-                if target in latest:  # current once this batch is stored
-                    continue
-                if target not in pending.targets:
-                    pending.unchecked.add(target)
-                pending.targets.setdefault(target, []).append(origin)
+            version, index = stored
+            _pend_references(checked, version, latest, pending, origin)
             if previous is None:
-                fresh.append((version, index))
+                fresh.append(stored)
             else:
-                session.save(version, index)
+                session.save(version, index if isinstance(index, IndexRows) else index.index_rows())
             report.written += 1
         session.insert_new(fresh)
         for key in latest:  # every resource of the batch is current now
@@ -208,12 +197,47 @@ def _write_batch(
         pending.unchecked.clear()
 
 
+def _next_version(
+    ctx: Context, stamp_ctx: Context, checked: Checked, previous: StoredVersion | None
+) -> NewVersion | None:
+    """The version to store for `checked` and its index; None when it is what is stored."""
+    if previous is None and (first := first_version(ctx, checked)) is not None:
+        assert checked.index is not None
+        return first, checked.index  # a worker's first version as it is: nothing to parse
+    resource = checked.parsed()
+    unchanged = previous is not None and not previous.deleted
+    if unchanged and same_content(orjson.loads(previous.body), resource):  # type: ignore[union-attr]
+        return None
+    if checked.index is None:
+        return stamp(ctx, resource, previous, "PUT")
+    version, _ = stamp(stamp_ctx, resource, previous, "PUT")  # indexed by a worker
+    return version, checked.index
+
+
+def _pend_references(
+    checked: Checked,
+    version: StoredVersion,
+    batch: dict[tuple[str, str], tuple[str, Checked]],
+    pending: _Pending,
+    origin: str,
+) -> None:
+    """Note the targets of the version's references that this batch does not store."""
+    references = checked.references
+    if references is None:
+        references = literal_references(version.body)
+    for target in references:
+        if target in batch:  # current once this batch is stored
+            continue
+        if target not in pending.targets:
+            pending.unchecked.add(target)
+        pending.targets.setdefault(target, []).append(origin)
+
+
 def _resolve(session: Session, pending: _Pending, targets: Iterable[tuple[str, str]]) -> None:
     """Forget the targets (of those pending) that are current in the store."""
     for rtype, ids in _by_type(t for t in targets if t in pending.targets).items():
-        for rid, version in session.current_many(rtype, ids).items():
-            if not version.deleted:
-                pending.targets.pop((rtype, rid), None)
+        for rid in session.existing(rtype, ids):
+            pending.targets.pop((rtype, rid), None)
 
 
 def _by_type(keys: Iterable[tuple[str, str]]) -> dict[str, list[str]]:

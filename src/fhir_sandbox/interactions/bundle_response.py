@@ -16,10 +16,11 @@ import orjson
 
 from fhir_sandbox.errors import FhirError, Issue
 from fhir_sandbox.fhir import outcomes
-from fhir_sandbox.interactions.bundles import bundle
+from fhir_sandbox.interactions.bundles import bundle, stored
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.request import FhirRequest, Result
 from fhir_sandbox.interactions.versions import instant
+from fhir_sandbox.storage.base import StoredVersion
 
 
 def status_line(status: int) -> str:
@@ -30,6 +31,8 @@ def status_line(status: int) -> str:
 
 
 def response_entry(request: FhirRequest, result: Result) -> dict[str, Any]:
+    if result.written is not None and isinstance(result.body, bytes):
+        return _written_entry(request, result, result.written, result.body)
     body: Any = orjson.loads(result.body) if isinstance(result.body, bytes) else result.body
     entry: dict[str, Any] = {}
     response: dict[str, Any] = {"status": status_line(result.status)}
@@ -50,6 +53,23 @@ def response_entry(request: FhirRequest, result: Result) -> dict[str, Any]:
         response["lastModified"] = _last_modified(resource, headers["Last-Modified"])
     entry["response"] = response
     return entry
+
+
+def _written_entry(
+    request: FhirRequest, result: Result, version: StoredVersion, body: bytes
+) -> dict[str, Any]:
+    """The entry of a write answered with the stored JSON: spliced in as it is (like a
+    searchset's entries), its fullUrl and lastModified from the version itself."""
+    response: dict[str, Any] = {"status": status_line(result.status)}
+    for header, key in (("Location", "location"), ("ETag", "etag")):
+        if header in result.headers:
+            response[key] = result.headers[header]
+    response["lastModified"] = instant(version.last_updated)
+    return {
+        "fullUrl": f"{request.base_url}/{version.resource_type}/{version.id}",
+        "resource": stored(body),
+        "response": response,
+    }
 
 
 def _last_modified(resource: dict[str, Any] | None, header: str) -> str:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fhir_sandbox.storage.base import StoredVersion
 
 
 @dataclass
@@ -42,8 +45,11 @@ class Result:
     """What an interaction answers: status, headers, and a body.
 
     `body` is either stored JSON bytes (served as they are), a JSON-shaped dict, or None.
+    `written` is the version a write stored when `body` is its JSON as stored: a Bundle
+    response entry takes its fullUrl and lastModified from it instead of parsing the body.
     """
 
     status: int
     body: bytes | dict[str, Any] | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    written: StoredVersion | None = None

@@ -11,7 +11,8 @@ within each group, request order. After the deletes and before the creates, ever
 identity is settled — new ids for POSTs (or the match of `ifNoneExist`), the ids of PUT
 URLs and the match of conditional PUTs — so references to any entry's `fullUrl` can be
 rewritten before anything is written (bundle_refs.py). A resource written by two entries,
-and two entries with one fullUrl, fail the transaction.
+and two entries with one fullUrl, fail the transaction. New resources are stored together,
+before the next read and at the end (storage/bound.py DeferredCreates).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from fhir_sandbox.interactions.conditional import criteria_matches
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.request import FhirRequest, Result
 from fhir_sandbox.storage.base import Session
-from fhir_sandbox.storage.bound import BoundRepository, RecordingSession
+from fhir_sandbox.storage.bound import BoundRepository, DeferredCreates, RecordingSession
 
 ORDER = {"DELETE": 0, "POST": 1, "PUT": 2, "PATCH": 2, "GET": 3, "HEAD": 3}
 WRITES = ("POST", "PUT", "PATCH", "DELETE")
@@ -51,13 +52,15 @@ def transaction(ctx: Context, request: FhirRequest, entries: list[Entry]) -> Res
             run.identify(entry)
         for entry in (e for e in ordered if e.method != "DELETE"):
             run.execute(entry)
+        run.creates.flush()
     responses = [response_entry(request, run.results[e.index]) for e in entries]
     return Result(200, response_bundle(ctx, "transaction-response", responses))
 
 
 class _Run:
     def __init__(self, ctx: Context, request: FhirRequest, outer: Session) -> None:
-        self.session = RecordingSession(outer)
+        self.creates = DeferredCreates(outer)  # the creates stored together (bound.py)
+        self.session = RecordingSession(self.creates)
         repository = BoundRepository(self.session, request.tenant, write=True)
         self.ctx = replace(ctx, repository=repository)
         self.request = request

@@ -151,4 +151,4 @@ def written(request: FhirRequest, stored: StoredVersion, status: int, message: s
         return Result(status, None, headers)
     if preference == "operationoutcome":
         return Result(status, outcomes.information(message), headers)
-    return Result(status, stored.body, headers)
+    return Result(status, stored.body, headers, written=stored)

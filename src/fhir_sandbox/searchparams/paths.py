@@ -32,6 +32,17 @@ def compile_expression(expression: str) -> Evaluator:
     return fhirpath_evaluator(expression)
 
 
+def top_elements(expression: str) -> tuple[str, ...] | None:
+    """The resource's elements a plain-path expression starts from, or None (any other
+    expression, or one starting at a choice element): without them it finds nothing, so
+    extraction skips it for a resource that has none of them."""
+    branches = [b.strip() for b in expression.split("|")]
+    if not all(_SIMPLE_PATH.match(branch) for branch in branches):
+        return None
+    firsts = tuple(dict.fromkeys(_steps(branch)[0][0] for branch in branches))
+    return None if "value" in firsts or "where" in firsts else firsts
+
+
 def fhirpath_evaluator(expression: str) -> Evaluator:
     compiled = fhirpathpy.compile(expression, model=models["r4"])
     return lambda resource: list(compiled(resource, {}))

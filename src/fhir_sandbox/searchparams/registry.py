@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 
 from fhir_sandbox.fhir.models import RESOURCE_TYPES
-from fhir_sandbox.searchparams.paths import compile_expression
+from fhir_sandbox.searchparams.paths import compile_expression, top_elements
 from fhir_sandbox.searchparams.rows import INDEX_FORMAT
 
 #: Search parameter types this server indexes and searches.
@@ -37,6 +37,8 @@ class SearchParam:
     url: str
     targets: tuple[str, ...] = ()
     evaluate: Callable[[dict[str, Any]], list[Any]] = field(compare=False, repr=False, default=list)
+    # the top-level elements `evaluate` starts from (None: it may find values anywhere)
+    top: tuple[str, ...] | None = field(compare=False, repr=False, default=None)
 
     @property
     def is_resource_level(self) -> bool:
@@ -58,7 +60,14 @@ class Registry:
 
     def indexed_params(self, resource_type: str) -> list[SearchParam]:
         """Parameters whose values live in index tables (not `_id`/`_lastUpdated`)."""
-        return [p for p in self.params_for(resource_type).values() if not p.is_resource_level]
+        return self._indexed.get(resource_type, [])
+
+    @cached_property
+    def _indexed(self) -> dict[str, list[SearchParam]]:
+        return {
+            resource_type: [p for p in params.values() if not p.is_resource_level]
+            for resource_type, params in self.by_type.items()
+        }
 
 
 def load_definitions(name: str) -> list[dict[str, Any]]:
@@ -122,6 +131,7 @@ def build_registry(definitions: Iterable[dict[str, Any]]) -> Registry:
                     url=definition["url"],
                     targets=tuple(definition.get("target", ())),
                     evaluate=compile_expression(expression),
+                    top=top_elements(expression),
                 )
     return Registry(by_type=by_type, fingerprint=digest.hexdigest()[:16])
 

@@ -14,7 +14,10 @@ from datetime import datetime
 from typing import Protocol
 
 from fhir_sandbox.search.query import Query
-from fhir_sandbox.searchparams.rows import IndexRows
+from fhir_sandbox.searchparams.rows import IndexRows, OwnedRows
+
+#: A first version to store with its index rows (as rows, or already owner-prefixed).
+NewVersion = tuple["StoredVersion", IndexRows | OwnedRows]
 
 
 @dataclass(frozen=True)
@@ -92,7 +95,10 @@ class Session(Protocol):
     def current_many(self, resource_type: str, ids: list[str]) -> dict[str, StoredVersion]:
         """Newest versions (delete markers included) of the given ids, by id."""
 
-    def insert_new(self, versions: list[tuple[StoredVersion, IndexRows]]) -> None:
+    def existing(self, resource_type: str, ids: list[str]) -> set[str]:
+        """Those of the given ids that are current and not deleted (no bodies read)."""
+
+    def insert_new(self, versions: list[NewVersion]) -> None:
         """Bulk-store first versions of resources that have no row yet (the loader's path)."""
 
     def replace_index(self, resource_type: str, resource_id: str, index: IndexRows) -> None:

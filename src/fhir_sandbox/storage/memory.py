@@ -21,6 +21,7 @@ from fhir_sandbox.searchparams.rows import IndexRows
 from fhir_sandbox.storage.base import (
     HistoryFilter,
     Match,
+    NewVersion,
     PageRequest,
     StoredVersion,
     read_in_session,
@@ -109,9 +110,12 @@ class MemorySession:
         found = ((i, self._state.current.get((resource_type, i))) for i in ids)
         return {i: v for i, v in found if v is not None}
 
-    def insert_new(self, versions: list[tuple[StoredVersion, IndexRows]]) -> None:
+    def existing(self, resource_type: str, ids: list[str]) -> set[str]:
+        return {i for i, v in self.current_many(resource_type, ids).items() if not v.deleted}
+
+    def insert_new(self, versions: list[NewVersion]) -> None:
         for version, index in versions:
-            self.save(version, index)
+            self.save(version, index if isinstance(index, IndexRows) else index.index_rows())
 
     def replace_index(self, resource_type: str, resource_id: str, index: IndexRows) -> None:
         self._state.rows[(resource_type, resource_id)] = index
