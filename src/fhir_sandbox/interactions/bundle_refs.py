@@ -46,6 +46,23 @@ def add_identity(
         ids[full_url[len(base_url) + 1 :]] = ids[full_url]
 
 
+#: Where a reference sits, built as the walk goes down (a pair per step) and spelled out
+#: only for an error message: formatting every element's path cost more than the walk.
+Where = str | tuple["Where", str | int]
+
+
+def spelled(where: Where) -> str:
+    """`(("Organization", "partOf"), "reference")` → `Organization.partOf.reference`."""
+    steps: list[str | int] = []
+    while isinstance(where, tuple):
+        where, step = where
+        steps.append(step)
+    text = where
+    for step in reversed(steps):
+        text += f"[{step}]" if isinstance(step, int) else f".{step}"
+    return text
+
+
 class Rewriter:
     """Rewrites the references of entries, in place, just before each entry runs."""
 
@@ -80,19 +97,19 @@ class Rewriter:
                     self._walk(value, "Binary.data")
         entry.params = [(k, self.ids.get(v, v)) for k, v in entry.params]
 
-    def _walk(self, node: Any, path: str) -> None:
+    def _walk(self, node: Any, path: Where) -> None:
         if isinstance(node, dict):
             for key, value in node.items():
-                here = f"{path}.{key}"
                 if key == "reference" and isinstance(value, str):
-                    node[key] = self.resolve(value, here)
-                else:
-                    self._walk(value, here)
+                    node[key] = self.resolve(value, (path, key))
+                elif isinstance(value, dict | list):
+                    self._walk(value, (path, key))
         elif isinstance(node, list):
             for index, item in enumerate(node):
-                self._walk(item, f"{path}[{index}]")
+                if isinstance(item, dict | list):
+                    self._walk(item, (path, index))
 
-    def resolve(self, value: str, path: str) -> str:
+    def resolve(self, value: str, where: Where) -> str:
         if value in self.ids:
             return self.ids[value]
         if self.base and _RELATIVE.match(value) and f"{self.base}/{value}" in self.ids:
@@ -106,20 +123,20 @@ class Rewriter:
             raise Invalid(
                 f"The reference {value!r} matches no entry's fullUrl in this Bundle{hint}",
                 code="not-found",
-                expression=[path],
+                expression=[spelled(where)],
             )
         match = _CONDITIONAL.match(value)
         if match:
-            return self._conditional(match.group(1), match.group(2), value, path)
+            return self._conditional(match.group(1), match.group(2), value, where)
         return value
 
-    def _conditional(self, resource_type: str, query: str, value: str, path: str) -> str:
+    def _conditional(self, resource_type: str, query: str, value: str, where: Where) -> str:
         if resource_type not in RESOURCE_TYPES:
             raise Invalid(
                 f"The conditional reference {value!r} is to {resource_type}, which this server "
                 "does not serve",
                 code="not-supported",
-                expression=[path],
+                expression=[spelled(where)],
             )
         probe = FhirRequest(
             method="GET",
@@ -133,13 +150,13 @@ class Rewriter:
             raise Invalid(
                 f"The conditional reference {value!r} matches no {resource_type}",
                 code="not-found",
-                expression=[path],
+                expression=[spelled(where)],
             )
         if len(matches) > 1:
             raise PreconditionFailed(
                 f"The conditional reference {value!r} matches more than one {resource_type}; "
                 "make the criteria more selective",
                 code="multiple-matches",
-                expression=[path],
+                expression=[spelled(where)],
             )
         return f"{resource_type}/{matches[0].id}"

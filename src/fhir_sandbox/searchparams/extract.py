@@ -30,8 +30,12 @@ _ADDRESS_PARTS = ("line", "city", "district", "state", "postalCode", "country", 
 def extract_index(resource: dict[str, Any], registry: Registry) -> IndexRows:
     rows = IndexRows()
     for param in registry.indexed_params(resource["resourceType"]):
-        if param.top is not None and not any(name in resource for name in param.top):
-            continue  # about half the parameters of a typical resource: nothing to walk
+        if param.top is not None:  # about half the parameters of a resource find nothing
+            for name in param.top:
+                if name in resource:
+                    break
+            else:
+                continue
         for value in param.evaluate(resource):
             _add(rows, param, value)
     return rows
