@@ -46,6 +46,7 @@ def engine_options(settings: Settings) -> EngineOptions:
         pool_timeout=settings.database_pool_timeout,
         statement_timeout=settings.database_statement_timeout,
         connect_timeout=settings.database_connect_timeout,
+        sqlite_cache_mb=settings.sqlite_cache_mb,
     )
 
 

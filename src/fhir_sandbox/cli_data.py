@@ -22,6 +22,11 @@ from fhir_sandbox.config import Settings
 Tenant = Annotated[str, typer.Option(help="Tenant: 'directory' (/fhir) or 'ehr-<name>'")]
 
 
+#: A load's SQLite page cache: 2 MB (SQLite's default) spilled dirty index pages within
+#: every batch; 64 MB took ~6 % off a 100k load, 128 MB nothing more (benchmarks/README.md).
+LOAD_SQLITE_CACHE_MB = 64
+
+
 def generate(
     out: Annotated[Path, typer.Option(help="Output folder for <Type>.ndjson")] = Path("generated"),
     organizations: Annotated[int, typer.Option(min=1, help="Organisations to generate")] = 1000,
@@ -60,6 +65,8 @@ def load(
     from fhir_sandbox.bulk.sources import read_items
 
     settings = settings_for(database_url)
+    if settings.sqlite_cache_mb is None:  # a load inserts all over large B-trees
+        settings = settings.model_copy(update={"sqlite_cache_mb": LOAD_SQLITE_CACHE_MB})
     context = open_store(settings)
     repository = context.repository
     total = sum(_count_lines(f) for f in files)

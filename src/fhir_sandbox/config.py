@@ -37,6 +37,12 @@ class Settings(BaseSettings):
     database_connect_timeout: int = Field(
         default=5, description="Seconds to open a PostgreSQL connection (then 503)."
     )
+    sqlite_cache_mb: int | None = Field(
+        default=None,
+        ge=1,
+        description="SQLite page cache per connection, MB. Default: SQLite's own (2 MB) for "
+        "the server, whose pool holds many connections; 64 MB for `fhir-sandbox load`.",
+    )
     data_dir: Path = DEFAULT_DATA_DIR
     public_base_url: str = "http://127.0.0.1:8000"
     seed_dir: Path | None = Field(

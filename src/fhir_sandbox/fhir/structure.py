@@ -28,7 +28,7 @@ import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 from fhir.resources.R4B import get_fhir_model_class
 from pydantic import TypeAdapter, ValidationError
@@ -59,6 +59,7 @@ class Element:
     kind: int
     repeats: bool
     nested: Shape | None = None  # the complex type's own table
+    json_types: tuple[type, ...] = ()  # a primitive's JSON types (bool is not an integer)
     check: Callable[[Any], Any] | None = None  # the primitive's R4B validator (raises)
 
 
@@ -114,7 +115,7 @@ def _value_fits(value: Any, element: Element) -> bool:
             return False
         assert element.nested is not None
         return _fits(value, element.nested)
-    if type(value) not in _JSON_TYPES[element.kind]:
+    if type(value) not in element.json_types:
         return False
     if element.check is not None:
         element.check(value)  # raises ValidationError when the R4B type refuses it
@@ -177,7 +178,8 @@ def _element(annotation: Any, metadata: list[Any], building: dict[str, Shape]) -
     kind = _KINDS.get(_first_plain(base))
     if kind is None:
         return None
-    return Element(kind, repeats, check=_checker(item, tuple(metadata)))
+    check = _checker(item, tuple(metadata))
+    return Element(kind, repeats, json_types=_JSON_TYPES[kind], check=check)
 
 
 def _item(annotation: Any) -> tuple[Any, bool]:
@@ -207,4 +209,6 @@ def _first_plain(base: Any) -> Any:
 def _checker(annotation: Any, metadata: tuple[Any, ...]) -> Callable[[Any], Any]:
     """The model's own validator for one primitive element (shared by equal annotations)."""
     wrapped: Any = typing.Annotated[annotation, *metadata] if metadata else annotation
-    return TypeAdapter(wrapped).validate_python
+    # the schema validator itself: TypeAdapter.validate_python's wrapper costs twice the check
+    validator: Any = TypeAdapter(wrapped).validator
+    return cast(Callable[[Any], Any], validator.validate_python)

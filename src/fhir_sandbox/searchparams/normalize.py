@@ -23,6 +23,8 @@ _DATE = re.compile(
 
 def normalize_string(value: str) -> str:
     """Case- and accent-insensitive form: NFKD, combining marks removed, lower-cased."""
+    if value.isascii():  # the same answer (nothing to decompose, casefold is lower) 5x sooner
+        return " ".join(value.lower().split())
     decomposed = unicodedata.normalize("NFKD", value)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(stripped.casefold().split())

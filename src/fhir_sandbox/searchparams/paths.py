@@ -28,6 +28,9 @@ def compile_expression(expression: str) -> Evaluator:
     branches = [b.strip() for b in expression.split("|")]
     if all(_SIMPLE_PATH.match(branch) for branch in branches):
         paths = [_steps(branch) for branch in branches]
+        if len(paths) == 1:
+            (path,) = paths
+            return lambda resource: _walk(resource, path)
         return lambda resource: [v for path in paths for v in _walk(resource, path)]
     return fhirpath_evaluator(expression)
 

@@ -40,6 +40,7 @@ class EngineOptions:
     pool_recycle: int = 1800  # seconds; below typical proxy / load-balancer idle cut-offs
     statement_timeout: float = 30.0  # PostgreSQL statement_timeout; SQLite busy timeout
     connect_timeout: int = 5  # seconds to open a PostgreSQL connection
+    sqlite_cache_mb: int | None = None  # None: SQLite's default page cache (2 MB)
 
 
 def make_engine(url: str, options: EngineOptions | None = None) -> Engine:
@@ -103,6 +104,8 @@ def _sqlite_engine(url: str, options: EngineOptions) -> Engine:
         # Index pages written again and again between checkpoints are copied once.
         cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
+        if options.sqlite_cache_mb:  # negative: KiB rather than pages
+            cursor.execute(f"PRAGMA cache_size=-{options.sqlite_cache_mb * 1024}")
         cursor.execute(f"PRAGMA busy_timeout={int(busy * 1000)}")
         cursor.close()
 

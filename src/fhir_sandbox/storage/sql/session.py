@@ -3,6 +3,7 @@ transaction. On update only the index rows that changed are written."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -26,6 +27,7 @@ from fhir_sandbox.storage.sql.compile import (
     order_terms,
     sort_values,
 )
+from fhir_sandbox.storage.sql.engine import sqlite_failure
 from fhir_sandbox.storage.sql.schema import INDEX_TABLES, resource, resource_version
 from fhir_sandbox.storage.sql.shapes import Leaves, Prepared, ShapeCache, prepare, shape_of
 from fhir_sandbox.storage.sql.statements import (
@@ -245,8 +247,8 @@ class SqlSession:
         for position, (name, table) in enumerate(INDEX_TABLES.items()):
             index_rows: list[Sequence[Any]] = []
             for version, index in versions:
-                if isinstance(index, OwnedRows):  # ready but for being tuples (JSON has none)
-                    index_rows += map(tuple, index.tables[position])
+                if isinstance(index, OwnedRows):  # ready as they are
+                    index_rows += index.tables[position]
                 elif found := index.table(name):
                     owner = (tenant, version.resource_type, version.id)
                     index_rows += [owner + row for row in found]
@@ -285,7 +287,12 @@ class SqlSession:
         mark = "?" if style == "qmark" else "%s"
         marks = ", ".join([mark] * len(columns))
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
-        self._conn.exec_driver_sql(sql, rows)
+        if self._conn.dialect.name == "sqlite":
+            # the driver's own executemany takes any sequences; SQLAlchemy's checked the
+            # type of every row first (a tenth of a load's writing time)
+            _sqlite_executemany(self._conn, sql, rows)
+        else:
+            self._conn.exec_driver_sql(sql, [tuple(row) for row in rows])
 
     def replace_index(self, resource_type: str, resource_id: str, index: IndexRows) -> None:
         key = {"tenant": self._tenant, "res_type": resource_type, "res_id": resource_id}
@@ -296,6 +303,19 @@ class SqlSession:
             resource_version.c.tenant == self._tenant
         )
         return int(self._conn.execute(stmt).scalar() or 0)
+
+
+def _sqlite_executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.executemany(sql, rows)
+    except sqlite3.Error as error:  # what engine._translate makes of it on SQLAlchemy's path
+        transient = sqlite_failure(error)
+        if transient is None:
+            raise
+        raise transient from error
+    finally:
+        cursor.close()
 
 
 #: From this many rows on, PostgreSQL bulk inserts go through COPY.
