@@ -45,7 +45,7 @@ def load(
     ],
     database_url: DatabaseUrl = None,
     tenant: Tenant = "directory",
-    batch_size: Annotated[int, typer.Option(min=1)] = 1000,
+    batch_size: Annotated[int, typer.Option(min=1, help="Resources per write session")] = 2500,
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Stop at the first bad line")
     ] = False,

@@ -80,7 +80,7 @@ class RecordingSession:
 
 
 #: Held creates are flushed at this many: one multi-row INSERT of 1,000 versions binds
-#: 8,000 parameters (SQLite takes at most 32,766 per statement); the loader's batch size.
+#: 8,000 parameters (SQLite takes at most 32,766 per statement).
 HOLD_AT_MOST = 1000
 
 

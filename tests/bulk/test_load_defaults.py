@@ -1,14 +1,16 @@
-"""`fhir-sandbox load` gives its SQLite connection a large page cache unless told otherwise;
-the server keeps SQLite's default (its pool holds many connections)."""
+"""`fhir-sandbox load`'s defaults: the loader's batch size, and a large SQLite page cache
+unless told otherwise (the server keeps SQLite's default: its pool holds many connections)."""
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fhir_sandbox import cli_data
+from fhir_sandbox.bulk import loader
 from fhir_sandbox.config import Settings
 from fhir_sandbox.storage.sql.engine import EngineOptions, make_engine
 
@@ -48,3 +50,12 @@ def test_load_asks_for_its_cache_unless_configured(
         with pytest.raises(SystemExit):
             cli_data.load([data], database_url=url)
     assert seen == [cli_data.LOAD_SQLITE_CACHE_MB, 8]
+
+
+def test_the_cli_batch_size_is_the_loaders() -> None:
+    default = inspect.signature(cli_data.load).parameters["batch_size"].default
+    assert (
+        default
+        == loader.BATCH_SIZE
+        == inspect.signature(loader.load).parameters["batch_size"].default
+    )
