@@ -99,6 +99,8 @@ def _read(index: int, raw: Any, base_url: str, prefer: str | None) -> Entry:
 
 def _split(entry: Entry, base_url: str) -> tuple[list[str], list[tuple[str, str]]]:
     url = entry.url
+    if url.isalnum():  # `Practitioner`: most entries of an upload, nothing to decode
+        return [url], []
     if url.startswith(base_url + "/") or url == base_url:
         url = url[len(base_url) :]
     elif "://" in url.split("?")[0]:

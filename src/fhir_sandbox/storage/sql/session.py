@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 from functools import cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, tuple_
@@ -266,7 +267,7 @@ class SqlSession:
         for start in range(0, len(rows), _VERSION_CHUNK):
             chunk = rows[start : start + _VERSION_CHUNK]
             sql = _version_insert(self._conn.dialect.paramstyle, len(chunk))
-            params = tuple(value for row in chunk for value in row)
+            params = tuple(chain.from_iterable(chunk))
             for seq, rtype, rid, number in self._conn.exec_driver_sql(sql, params):
                 seqs[rtype, rid, number] = seq
         return seqs
