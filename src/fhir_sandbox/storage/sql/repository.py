@@ -14,10 +14,11 @@ from contextlib import contextmanager
 
 from sqlalchemy import (
     delete,
-    insert,
     select,
     text,
 )
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from fhir_sandbox.errors import Unavailable
 from fhir_sandbox.storage.base import StoredVersion, read_in_session
@@ -136,9 +137,16 @@ class SqlRepository:
             return value
 
     def put_setting(self, key: str, value: str) -> None:
+        """An upsert: two processes starting together on a fresh database both record the
+        search registry's fingerprint, and a delete-then-insert let the second fail with a
+        duplicate key (seen with two servers on PostgreSQL)."""
+        upsert = postgresql_insert if self.dialect == "postgresql" else sqlite_insert
+        stmt = upsert(meta_info).values(key=key, value=value)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[meta_info.c.key], set_={"value": stmt.excluded.value}
+        )
         with self.engine.begin() as conn:
-            conn.execute(delete(meta_info).where(meta_info.c.key == key))
-            conn.execute(insert(meta_info).values(key=key, value=value))
+            conn.execute(stmt)
 
     def close(self) -> None:
         self.engine.dispose()
