@@ -32,7 +32,7 @@ from fhir_sandbox.bulk.checking import (
 from fhir_sandbox.bulk.sources import Item
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.versions import same_content, stamp
-from fhir_sandbox.searchparams.rows import IndexRows
+from fhir_sandbox.searchparams.rows import as_index_rows
 from fhir_sandbox.storage.base import NewVersion, Repository, Session, StoredVersion
 
 Progress = Callable[[int], None]
@@ -194,7 +194,7 @@ def _write_batch(
             if previous is None:
                 fresh.append(stored)
             else:
-                session.save(version, index if isinstance(index, IndexRows) else index.index_rows())
+                session.save(version, as_index_rows(index))
             report.written += 1
         session.insert_new(fresh)
         for key in latest:  # every resource of the batch is current now

@@ -35,12 +35,8 @@ def response_entry(request: FhirRequest, result: Result) -> dict[str, Any]:
         return _written_entry(request, result, result.written, result.body)
     body: Any = orjson.loads(result.body) if isinstance(result.body, bytes) else result.body
     entry: dict[str, Any] = {}
-    response: dict[str, Any] = {"status": status_line(result.status)}
+    response = _response(result)
     headers = result.headers
-    if "Location" in headers:
-        response["location"] = headers["Location"]
-    if "ETag" in headers:
-        response["etag"] = headers["ETag"]
     resource = None
     if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
         response["outcome"] = body
@@ -60,16 +56,22 @@ def _written_entry(
 ) -> dict[str, Any]:
     """The entry of a write answered with the stored JSON: spliced in as it is (like a
     searchset's entries), its fullUrl and lastModified from the version itself."""
-    response: dict[str, Any] = {"status": status_line(result.status)}
-    for header, key in (("Location", "location"), ("ETag", "etag")):
-        if header in result.headers:
-            response[key] = result.headers[header]
+    response = _response(result)
     response["lastModified"] = instant(version.last_updated)
     return {
         "fullUrl": f"{request.base_url}/{version.resource_type}/{version.id}",
         "resource": stored(body),
         "response": response,
     }
+
+
+def _response(result: Result) -> dict[str, Any]:
+    """An entry's `response` as far as the status and headers give it."""
+    response: dict[str, Any] = {"status": status_line(result.status)}
+    for header, key in (("Location", "location"), ("ETag", "etag")):
+        if header in result.headers:
+            response[key] = result.headers[header]
+    return response
 
 
 def _last_modified(resource: dict[str, Any] | None, header: str) -> str:

@@ -42,13 +42,13 @@ def date_range(value: str) -> tuple[str, str]:
     parts = match.groupdict()
     year = int(parts["y"])
     if parts["m"] is None:
-        return _fmt(datetime(year, 1, 1)), _fmt(datetime(year, 12, 31, 23, 59, 59, 999999))
+        return iso_text(datetime(year, 1, 1)), iso_text(datetime(year, 12, 31, 23, 59, 59, 999999))
     month = int(parts["m"])
     if parts["d"] is None:
         last = calendar.monthrange(year, month)[1]
         return (
-            _fmt(datetime(year, month, 1)),
-            _fmt(datetime(year, month, last, 23, 59, 59, 999999)),
+            iso_text(datetime(year, month, 1)),
+            iso_text(datetime(year, month, last, 23, 59, 59, 999999)),
         )
     day = int(parts["d"])
     try:
@@ -56,7 +56,9 @@ def date_range(value: str) -> tuple[str, str]:
     except ValueError:
         raise Invalid(f"{value!r} is not a real calendar date", code="value") from None
     if parts["H"] is None:
-        return _fmt(base), _fmt(base.replace(hour=23, minute=59, second=59, microsecond=999999))
+        return iso_text(base), iso_text(
+            base.replace(hour=23, minute=59, second=59, microsecond=999999)
+        )
     return _time_range(base, parts, value)
 
 
@@ -68,16 +70,16 @@ def _time_range(base: datetime, parts: dict[str, str | None], value: str) -> tup
     offset = _offset(parts["tz"])
     if parts["S"] is None:
         low = moment - offset
-        return _fmt(low), _fmt(low + timedelta(minutes=1, microseconds=-1))
+        return iso_text(low), iso_text(low + timedelta(minutes=1, microseconds=-1))
     fraction = parts["f"] or ""
     micro = int((fraction + "000000")[:6]) if fraction else 0
     moment = moment.replace(second=min(int(parts["S"] or 0), 59), microsecond=micro) - offset
     if fraction and len(fraction) >= 6:
-        return _fmt(moment), _fmt(moment)
+        return iso_text(moment), iso_text(moment)
     precision = (
         timedelta(microseconds=10 ** (6 - len(fraction))) if fraction else timedelta(seconds=1)
     )
-    return _fmt(moment), _fmt(moment + precision - timedelta(microseconds=1))
+    return iso_text(moment), iso_text(moment + precision - timedelta(microseconds=1))
 
 
 def _offset(tz: str | None) -> timedelta:
@@ -88,7 +90,8 @@ def _offset(tz: str | None) -> timedelta:
     return sign * timedelta(hours=int(hours), minutes=int(minutes))
 
 
-def _fmt(moment: datetime) -> str:
+def iso_text(moment: datetime) -> str:
+    """`YYYY-MM-DDTHH:MM:SS.ffffff` of the moment's own fields (its zone is not shown)."""
     m = moment  # field by field: three times strftime's speed (every write stores one)
     return (
         f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}"
@@ -103,4 +106,4 @@ def parse_instant_text(value: str) -> datetime:
 
 def instant_text(moment: datetime) -> str:
     """The index form of an aware datetime (for `_lastUpdated`)."""
-    return _fmt(moment.astimezone(UTC).replace(tzinfo=None))
+    return iso_text(moment.astimezone(UTC).replace(tzinfo=None))

@@ -102,3 +102,8 @@ class OwnedRows:
             row_type = IndexRows.ROW_TYPES[name]
             index.table(name).update(row_type(*row[3:]) for row in rows)
         return index
+
+
+def as_index_rows(index: IndexRows | OwnedRows) -> IndexRows:
+    """Either form of a resource's rows as `IndexRows`."""
+    return index if isinstance(index, IndexRows) else index.index_rows()

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from fhir_sandbox.search.match import Candidate, matches
 from fhir_sandbox.search.query import Query
 from fhir_sandbox.searchparams.normalize import instant_text
-from fhir_sandbox.searchparams.rows import IndexRows
+from fhir_sandbox.searchparams.rows import IndexRows, as_index_rows
 from fhir_sandbox.storage.base import (
     HistoryFilter,
     Match,
@@ -115,7 +115,7 @@ class MemorySession:
 
     def insert_new(self, versions: list[NewVersion]) -> None:
         for version, index in versions:
-            self.save(version, index if isinstance(index, IndexRows) else index.index_rows())
+            self.save(version, as_index_rows(index))
 
     def replace_index(self, resource_type: str, resource_id: str, index: IndexRows) -> None:
         self._state.rows[(resource_type, resource_id)] = index

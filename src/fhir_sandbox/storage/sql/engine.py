@@ -11,6 +11,8 @@ is unreachable, timed out, or aborted the transaction (`errors.Contention`, retr
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -117,15 +119,20 @@ def _sqlite_engine(url: str, options: EngineOptions) -> Engine:
     return engine
 
 
-def sqlite_failure(error: Exception) -> Unavailable | None:
-    """The 503 a transient SQLite driver error raised outside SQLAlchemy means; None for
-    any other error (a bug, answered as a 500)."""
-    message = str(error).lower()
-    if isinstance(error, sqlite3.OperationalError) and any(m in message for m in _SQLITE_TRANSIENT):
-        return Unavailable(
-            "The database is unavailable right now; please retry", headers={"Retry-After": "5"}
-        )
-    return None
+@contextmanager
+def sqlite_errors() -> Iterator[None]:
+    """Driver calls made outside SQLAlchemy: a transient SQLite error becomes the 503 that
+    `_translate` makes of it on SQLAlchemy's path; any other error (a bug) goes on as a 500."""
+    try:
+        yield
+    except sqlite3.OperationalError as error:
+        message = str(error).lower()
+        if any(m in message for m in _SQLITE_TRANSIENT):
+            raise Unavailable(
+                "The database is unavailable right now; please retry",
+                headers={"Retry-After": "5"},
+            ) from error
+        raise
 
 
 def _translate(context: ExceptionContext) -> None:

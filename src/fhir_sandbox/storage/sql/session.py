@@ -3,7 +3,6 @@ transaction. On update only the index rows that changed are written."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from functools import cache
 from itertools import chain
@@ -28,7 +27,7 @@ from fhir_sandbox.storage.sql.compile import (
     order_terms,
     sort_values,
 )
-from fhir_sandbox.storage.sql.engine import sqlite_failure
+from fhir_sandbox.storage.sql.engine import sqlite_errors
 from fhir_sandbox.storage.sql.schema import INDEX_TABLES, resource, resource_version
 from fhir_sandbox.storage.sql.shapes import Leaves, Prepared, ShapeCache, prepare, shape_of
 from fhir_sandbox.storage.sql.statements import (
@@ -309,12 +308,8 @@ class SqlSession:
 def _sqlite_executemany(conn: Connection, sql: str, rows: Sequence[Sequence[Any]]) -> None:
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(sql, rows)
-    except sqlite3.Error as error:  # what engine._translate makes of it on SQLAlchemy's path
-        transient = sqlite_failure(error)
-        if transient is None:
-            raise
-        raise transient from error
+        with sqlite_errors():
+            cursor.executemany(sql, rows)
     finally:
         cursor.close()
 

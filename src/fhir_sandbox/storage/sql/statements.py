@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from fhir_sandbox.errors import Unavailable
 from fhir_sandbox.searchparams.normalize import parse_instant_text
 from fhir_sandbox.storage.base import StoredVersion
-from fhir_sandbox.storage.sql.engine import sqlite_failure
+from fhir_sandbox.storage.sql.engine import sqlite_errors
 from fhir_sandbox.storage.sql.schema import INDEX_TABLES, resource, resource_version
 
 ROW_FIELDS = {name: [c.name for c in table.c][4:] for name, table in INDEX_TABLES.items()}
@@ -108,15 +108,11 @@ def read_one(engine: Engine, sql: str, params: tuple[object, ...]) -> StoredVers
     with pool_wait():
         conn = engine.raw_connection()
     try:
-        cursor = conn.cursor()
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-        cursor.close()
-    except Exception as error:
-        transient = sqlite_failure(error)
-        if transient is None:
-            raise
-        raise transient from error
+        with sqlite_errors():
+            cursor = conn.cursor()
+            cursor.execute(sql, params)
+            row = cursor.fetchone()
+            cursor.close()
     finally:
         conn.close()
     if row is None:
