@@ -22,6 +22,7 @@ from fhir_sandbox.api.routes import build_router
 from fhir_sandbox.api.workers import Workers
 from fhir_sandbox.bulk.export_jobs import ExportManager
 from fhir_sandbox.config import Settings
+from fhir_sandbox.heap import long_lived_objects_frozen
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.maintenance import ensure_index_current
 from fhir_sandbox.searchparams.registry import registry_with
@@ -122,7 +123,8 @@ def create_app(settings: Settings | None = None, repository: Repository | None =
             )
             log.info("seeded the directory: %d resources", report.written)
         exports.start_background()
-        yield
+        with long_lived_objects_frozen():
+            yield
         exports.shutdown()  # running exports stop before the store closes
         workers.shutdown()
         searchers.shutdown()

@@ -13,7 +13,6 @@ the loader after stamping.
 
 from __future__ import annotations
 
-import gc
 import multiprocessing
 import re
 import signal
@@ -31,6 +30,7 @@ import orjson
 from fhir_sandbox.bulk.sources import Item, parse_line
 from fhir_sandbox.errors import FhirError
 from fhir_sandbox.fhir.validation import validate_resource
+from fhir_sandbox.heap import freeze_for_good
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.versions import instant, stamp
 from fhir_sandbox.searchparams.paths import compile_expression
@@ -245,7 +245,7 @@ def _start_worker(params: tuple[_ParamSpec, ...] | None, tenant: str) -> None:
             registry=Registry(by_type=by_type, fingerprint=""),
             clock=_epoch,
         )
-    gc.freeze()  # as in the loader (_frozen_gc): what exists now lives as long as the worker
+    freeze_for_good()  # what exists now lives as long as the worker (heap.py)
 
 
 def _epoch() -> datetime:

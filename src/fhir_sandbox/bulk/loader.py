@@ -11,10 +11,9 @@ while this process does the database work: bulk/checking.py.
 
 from __future__ import annotations
 
-import gc
 import os
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import closing, contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 
 import orjson
@@ -30,6 +29,7 @@ from fhir_sandbox.bulk.checking import (
     worker_params,
 )
 from fhir_sandbox.bulk.sources import Item
+from fhir_sandbox.heap import long_lived_objects_frozen
 from fhir_sandbox.interactions.context import Context
 from fhir_sandbox.interactions.versions import same_content, stamp
 from fhir_sandbox.searchparams.rows import as_index_rows
@@ -108,7 +108,7 @@ def load(
         outcomes = pooled(items, workers, chunk_size or CHUNK_SIZE, params, tenant)
     else:
         outcomes = in_process(items)
-    with _frozen_gc(), closing(outcomes):
+    with long_lived_objects_frozen(), closing(outcomes):
         for origin, outcome in outcomes:
             if isinstance(outcome, str):
                 report.problems.append(Problem(origin, outcome))
@@ -151,18 +151,6 @@ class _Statistics:
             self.repository.analyze()
             self.analysed_at = written
             self.analysed_types |= types
-
-
-@contextmanager
-def _frozen_gc() -> Iterator[None]:
-    """Keep the objects alive before the load (models, registry, modules) out of the
-    cyclic collector while it runs: a load allocates millions of containers, and each full
-    collection would otherwise walk them all again (~20 % of a load's CPU)."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 # -- writing ----------------------------------------------------------------------------------
