@@ -6,46 +6,20 @@ others written, and the response keeps the request's order.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 import httpx
-import orjson
-
-ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
-
-
-def org(code: str, name: str = "Batch Trust", **extra: Any) -> dict[str, Any]:
-    return {
-        "resourceType": "Organization",
-        "name": name,
-        "identifier": [{"system": ODS, "value": code}],
-        **extra,
-    }
-
-
-def entry(method: str, url: str, resource: Any = None, **req: str) -> dict[str, Any]:
-    item: dict[str, Any] = {"request": {"method": method, "url": url, **req}}
-    if resource is not None:
-        item["resource"] = resource
-    return item
+from bundle_requests import ODS, binary_patch, bundle, create, entry, org
 
 
 def batch(*entries: Any) -> dict[str, Any]:
-    return {"resourceType": "Bundle", "type": "batch", "entry": list(entries)}
+    return bundle(*entries, kind="batch")
 
 
 def statuses(response: httpx.Response) -> list[str]:
     assert response.status_code == 200, response.text
     assert response.json()["type"] == "batch-response"
     return [e["response"]["status"] for e in response.json()["entry"]]
-
-
-def create(http: httpx.Client, base: str, resource: dict[str, Any]) -> dict[str, Any]:
-    response = http.post(f"{base}/{resource['resourceType']}", json=resource)
-    assert response.status_code == 201, response.text
-    created: dict[str, Any] = response.json()
-    return created
 
 
 def test_one_bad_entry_leaves_the_others_written(http: httpx.Client, base: str) -> None:
@@ -125,12 +99,7 @@ def test_batch_entries_may_not_refer_to_each_other(http: httpx.Client, base: str
 
 def test_conditional_forms_and_patch_in_a_batch(http: httpx.Client, base: str) -> None:
     existing = create(http, base, org("BC1", "Existing"))
-    ops = orjson.dumps([{"op": "replace", "path": "/name", "value": "Patched"}])
-    patch = {
-        "resourceType": "Binary",
-        "contentType": "application/json-patch+json",
-        "data": base64.b64encode(ops).decode(),
-    }
+    patch = binary_patch([{"op": "replace", "path": "/name", "value": "Patched"}])
     response = http.post(
         base,
         json=batch(

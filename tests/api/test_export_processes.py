@@ -4,11 +4,6 @@ started at one is polled, downloaded and cancelled at the other."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -18,64 +13,25 @@ from typing import Any
 import httpx
 
 from export_client import download, kick_off, manifest
-
-
-class Server:
-    def __init__(self, database_url: str, data_dir: Path, export_dir: Path, log: Path) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FHIR_SANDBOX_")}
-        env.update(
-            FHIR_SANDBOX_DATA_DIR=str(data_dir),
-            FHIR_SANDBOX_EXPORT_DIR=str(export_dir),
-            FHIR_SANDBOX_SEED_ON_START="false",
-            FHIR_SANDBOX_LOG_REQUESTS="false",
-        )
-        self.log = log
-        with log.open("wb") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "fhir_sandbox", "serve", "--port", str(self.port),
-                 "--database-url", database_url],
-                stdout=out, stderr=subprocess.STDOUT, env=env,
-            )  # fmt: skip
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def wait_ready(self) -> None:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            assert self.process.poll() is None, self.log.read_text()
-            try:
-                if httpx.get(f"{self.url}/fhir/metadata", timeout=2).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.1)
-        raise AssertionError(f"the server did not start: {self.log.read_text()}")
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+from server_process import ServerProcess
 
 
 @contextmanager
-def servers(tmp_path: Path, databases: Any, count: int) -> Iterator[list[Server]]:
+def servers(tmp_path: Path, databases: Any, count: int) -> Iterator[list[ServerProcess]]:
+    """`count` servers on one database and one export folder, each with its own data dir."""
     url, exports = databases.new(), tmp_path / "exports"
     with ExitStack() as stack:
-        started = []
-        for n in range(count):
-            server = Server(url, tmp_path / f"data-{n}", exports, tmp_path / f"server-{n}.log")
-            stack.callback(server.stop)
-            started.append(server)
-        for server in started:
-            server.wait_ready()
-        yield started
+        yield [
+            stack.enter_context(
+                ServerProcess(
+                    url,
+                    tmp_path / f"server-{n}.log",
+                    FHIR_SANDBOX_DATA_DIR=str(tmp_path / f"data-{n}"),
+                    FHIR_SANDBOX_EXPORT_DIR=str(exports),
+                )
+            )
+            for n in range(count)
+        ]
 
 
 def test_a_job_is_served_by_every_process(

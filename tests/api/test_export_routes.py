@@ -9,27 +9,12 @@ from typing import Any
 
 import httpx
 import pytest
+from bundle_requests import create, endpoint
 
 from export_client import ASYNC, download, export, kick_off, manifest, resources
 
 ORG = {"resourceType": "Organization", "name": "Export Trust", "active": True}
-ENDPOINT = {
-    "resourceType": "Endpoint",
-    "status": "active",
-    "connectionType": {
-        "system": "http://terminology.hl7.org/CodeSystem/endpoint-connection-type",
-        "code": "hl7-fhir-rest",
-    },
-    "payloadType": [{"text": "any"}],
-    "address": "https://fhir.example.test/r4",
-}
-
-
-def create(http: httpx.Client, base: str, resource: dict[str, Any]) -> dict[str, Any]:
-    response = http.post(f"{base}/{resource['resourceType']}", json=resource)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
+ENDPOINT = endpoint(address="https://fhir.example.test/r4")
 
 
 def fill(http: httpx.Client, base: str, organizations: int = 4) -> dict[str, dict[str, Any]]:

@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from repository_contract import store_directory
 
 from fhir_sandbox.storage.base import Repository
 from fhir_sandbox.storage.memory import MemoryRepository
@@ -62,3 +63,16 @@ def tenant(repo: Repository) -> Iterator[Callable[[str], str]]:
     yield name
     for tenant_name in used:
         repo.wipe(tenant_name)
+
+
+@pytest.fixture()
+def directory(repo: Repository, tenant: Callable[[str], str]) -> str:
+    """A tenant holding repository_contract.py's data set."""
+    return store_directory(repo, tenant("dir"))
+
+
+@pytest.fixture(scope="module")
+def shared_url(databases: Any) -> str:
+    """One migrated database of the backend under test, shared by a module's server processes."""
+    url: str = databases.new()
+    return url

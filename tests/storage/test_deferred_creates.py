@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from test_repository_contract import REGISTRY, Tenant, put, remove
+from repository_contract import REGISTRY, Tenant, put, remove
 
 from fhir_sandbox.search.parse import parse_search
 from fhir_sandbox.storage import bound

@@ -3,7 +3,7 @@ loader's reference check — on every backend."""
 
 from __future__ import annotations
 
-from test_repository_contract import Tenant, put, remove
+from repository_contract import Tenant, put, remove
 
 from fhir_sandbox.storage.base import Repository
 
