@@ -41,7 +41,11 @@ def generate(
 
 def load(
     files: Annotated[
-        list[Path], typer.Argument(exists=True, dir_okay=False, help="NDJSON or Bundle files")
+        list[Path],
+        typer.Argument(
+            exists=True,
+            help="NDJSON or Bundle files, or directories of them (e.g. what `generate` wrote)",
+        ),
     ],
     database_url: DatabaseUrl = None,
     tenant: Tenant = "directory",
@@ -62,8 +66,13 @@ def load(
     from fhir_sandbox.app import open_store
     from fhir_sandbox.bulk.loader import FailFast, available_cpus
     from fhir_sandbox.bulk.loader import load as load_items
-    from fhir_sandbox.bulk.sources import read_items
+    from fhir_sandbox.bulk.sources import read_items, source_files
+    from fhir_sandbox.errors import Invalid
 
+    try:
+        files = source_files(files)
+    except Invalid as empty:
+        raise typer.BadParameter(empty.diagnostics, param_hint="FILES") from None
     settings = settings_for(database_url)
     if settings.sqlite_cache_mb is None:  # a load inserts all over large B-trees
         settings = settings.model_copy(update={"sqlite_cache_mb": LOAD_SQLITE_CACHE_MB})

@@ -56,6 +56,27 @@ def test_load_export_and_exit_codes(env: Path) -> None:
     assert "bad.ndjson:1" in failed.output
 
 
+def test_load_takes_directories(env: Path) -> None:
+    runner.invoke(app, ["generate", "--out", str(env / "gen"), "--organizations", "12"])
+    (env / "gen" / "notes.txt").write_text("not a resource")  # ignored: not a loadable name
+    (env / "gen" / "nested").mkdir()  # ignored: only the directory's own files
+    (env / "gen" / "nested" / "Bad.ndjson").write_text("{}\n")
+    bundle = env / "one.json"
+    bundle.write_text(
+        '{"resourceType": "Bundle", "type": "collection", "entry": [{"resource": '
+        '{"resourceType": "Organization", "id": "from-a-bundle", "name": "Bundled"}}]}'
+    )
+    loaded = runner.invoke(app, ["load", str(env / "gen"), str(bundle)])
+    assert loaded.exit_code == 0, loaded.output
+    assert "0 errors" in loaded.output
+    lines = sum(p.read_text().count("\n") for p in (env / "gen").glob("*.ndjson"))
+    assert f"{lines + 1} written" in loaded.output
+    (env / "empty").mkdir()
+    refused = runner.invoke(app, ["load", str(env / "empty")], env={"COLUMNS": "300"})
+    assert refused.exit_code == 2
+    assert "holds no file to load" in refused.output
+
+
 def test_seed_twice_changes_nothing_and_reset(env: Path) -> None:
     first = runner.invoke(app, ["seed"])
     assert first.exit_code == 0 and "0 unchanged" in first.output

@@ -20,6 +20,10 @@ import orjson
 from fhir_sandbox.errors import FhirError, Invalid
 
 _BUNDLE_TYPES = ("collection", "batch", "transaction", "searchset", "transaction-response")
+_NDJSON_SUFFIXES = (".ndjson", ".ndjson.gz", ".jsonl")
+#: What a directory given to `load` contributes: what `generate`, `export` and `$export` write,
+#: and Bundles.
+LOADABLE_SUFFIXES = (*_NDJSON_SUFFIXES, ".json")
 
 
 @dataclass
@@ -33,9 +37,28 @@ class Item:
     raw: bytes | None = None
 
 
+def source_files(paths: list[Path]) -> list[Path]:
+    """Files as given, and for a directory its loadable files (not its subdirectories) in
+    name order, so a directory loads the same way every time."""
+    found: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            found.append(path)
+            continue
+        inside = sorted(
+            p for p in path.iterdir() if p.is_file() and p.name.endswith(LOADABLE_SUFFIXES)
+        )
+        if not inside:
+            raise Invalid(
+                f"{path} holds no file to load (names ending in {', '.join(LOADABLE_SUFFIXES)})"
+            )
+        found.extend(inside)
+    return found
+
+
 def read_items(path: Path, *, parse: bool = True) -> Iterator[Item]:
     """The items of an NDJSON file or a Bundle; with `parse=False` NDJSON lines come raw."""
-    if path.name.endswith((".ndjson", ".ndjson.gz", ".jsonl")):
+    if path.name.endswith(_NDJSON_SUFFIXES):
         yield from _ndjson(path, parse)
     else:
         yield from _bundle(path)
