@@ -25,6 +25,9 @@ def test_create_in_xml_read_in_json_and_xml(http: httpx.Client, base: str) -> No
     as_xml = http.get(f"{base}/Organization/{model.id}", params={"_format": "xml"})
     assert as_xml.headers["content-type"].startswith("application/fhir+xml")
     assert Organization.model_validate_xml(as_xml.content).name == "XML Trust"
+    # the same instant text as the JSON and its Last-Modified come from (not `.974000+00:00`)
+    last_updated = as_json["meta"]["lastUpdated"]
+    assert f'<lastUpdated value="{last_updated}"/>'.encode() in as_xml.content
 
 
 def test_accept_variants(http: httpx.Client, base: str) -> None:

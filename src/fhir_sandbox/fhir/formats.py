@@ -6,11 +6,12 @@ JSON is the storage format; XML is converted at the edge through the R4B models
 
 from __future__ import annotations
 
+from datetime import date, time
 from enum import Enum
 from typing import Any
 
 import orjson
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from fhir_sandbox.errors import (
     Invalid,
@@ -20,6 +21,8 @@ from fhir_sandbox.errors import (
     UnsupportedMediaType,
 )
 from fhir_sandbox.fhir.models import model_class
+
+_TIME_TYPES = (date, time)  # datetime is a date
 
 
 class Format(Enum):
@@ -151,8 +154,38 @@ def _parse_xml(raw: bytes) -> dict[str, Any]:
 def to_xml(resource: dict[str, Any]) -> bytes:
     """Serialise a JSON-shaped resource (any R4B type, incl. Bundle) as FHIR XML."""
     model = model_class(resource["resourceType"]).model_validate(resource)
+    _keep_time_texts(model, resource)
     xml: bytes | str = model.model_dump_xml()
     return xml.encode() if isinstance(xml, str) else xml
+
+
+def _keep_time_texts(model: Any, data: Any) -> None:
+    """The models hold dates, dateTimes, instants and times as Python objects and write them
+    back with `isoformat()`: JSON's `2026-12-07T05:00:00.974Z` came out in XML as
+    `…05:00:00.974000+00:00` and `.5Z` as `.500000+00:00`. The same value, but not the text
+    the JSON form (and `Last-Modified`, and every other representation) carries: put the
+    JSON texts back, which the XML writer then takes as they are."""
+    if isinstance(model, list) and isinstance(data, list):
+        for item_model, item_data in zip(model, data, strict=False):
+            _keep_time_texts(item_model, item_data)
+        return
+    if not isinstance(model, BaseModel) or not isinstance(data, dict):
+        return
+    for name, field in type(model).model_fields.items():
+        text = data.get(field.alias or name)
+        if text is None:
+            continue
+        value = model.__dict__.get(name)
+        if isinstance(value, _TIME_TYPES) and isinstance(text, str):
+            model.__dict__[name] = text  # past validation: the writer takes strings as they are
+        elif isinstance(value, list) and isinstance(text, list):
+            for index, (item, item_text) in enumerate(zip(value, text, strict=False)):
+                if isinstance(item, _TIME_TYPES) and isinstance(item_text, str):
+                    value[index] = item_text
+                else:
+                    _keep_time_texts(item, item_text)
+        else:
+            _keep_time_texts(value, text)
 
 
 def dump_json(data: Any, pretty: bool = False) -> bytes:
