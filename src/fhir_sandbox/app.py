@@ -14,6 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from fhir_sandbox import __version__
 from fhir_sandbox.api import errors
+from fhir_sandbox.api.access_log import AccessLog
 from fhir_sandbox.api.export_routes import build_export_router
 from fhir_sandbox.api.fastlane import FastLane
 from fhir_sandbox.api.home import home_page
@@ -125,6 +126,8 @@ def create_app(settings: Settings | None = None, repository: Repository | None =
         exports.start_background()
         with long_lived_objects_frozen():
             yield
+        if access_log is not None:
+            access_log.flush()
         exports.shutdown()  # running exports stop before the store closes
         workers.shutdown()
         searchers.shutdown()
@@ -139,13 +142,14 @@ def create_app(settings: Settings | None = None, repository: Repository | None =
     )
     app.state.settings = settings
     app.state.exports = exports = export_manager(settings)
+    app.state.access_log = access_log = AccessLog() if settings.log_requests else None
     workers = Workers(settings.read_threads, "fhir-worker")
     searchers = Workers(settings.embedded_search_threads, "fhir-search")
     app.fast_lane = FastLane(
         lambda: app.state.context,
         workers,
         searchers,
-        log_requests=settings.log_requests,
+        access_log=access_log,
         max_body_bytes=settings.max_body_bytes,
     )
     errors.install(app)
@@ -169,5 +173,5 @@ def create_app(settings: Settings | None = None, repository: Repository | None =
         allow_headers=["*"],
         expose_headers=EXPOSED_HEADERS,
     )
-    app.add_middleware(RequestIdMiddleware, log_requests=settings.log_requests)
+    app.add_middleware(RequestIdMiddleware, access_log=access_log)
     return app

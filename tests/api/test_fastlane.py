@@ -19,6 +19,7 @@ import httpx
 import pytest
 from starlette.requests import Request
 
+from fhir_sandbox.api.access_log import AccessLog
 from fhir_sandbox.api.fastlane import _base_url, match
 from fhir_sandbox.storage.memory import MemoryRepository
 from fhir_sandbox.testing import LiveServer
@@ -186,12 +187,14 @@ def test_client_request_id_is_echoed_and_logged(
 ) -> None:
     lane = live_server.app.fast_lane
     assert lane is not None
-    lane.log_requests, before = True, lane.log_requests
+    access_log, before = AccessLog(), lane.access_log
+    lane.access_log = access_log
     try:
         with caplog.at_level(logging.INFO, logger="fhir_sandbox.access"):
             answer = http.get(org_url, headers={"X-Request-Id": "trace-42"})
+            access_log.flush()
     finally:
-        lane.log_requests = before
+        lane.access_log = before
     assert answer.headers["x-request-id"] == "trace-42"
     lines = [r.getMessage() for r in caplog.records if r.name == "fhir_sandbox.access"]
     assert any('"request_id":"trace-42"' in line and '"status":200' in line for line in lines)

@@ -31,7 +31,8 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from fhir_sandbox.api import errors
-from fhir_sandbox.api.middleware import log_access, request_id_of
+from fhir_sandbox.api.access_log import AccessLog
+from fhir_sandbox.api.middleware import request_id_of
 from fhir_sandbox.api.render import render, wants_pretty
 from fhir_sandbox.api.requests import parse_request_body, read_limited
 from fhir_sandbox.api.workers import Workers
@@ -102,7 +103,7 @@ class FastLane:
         workers: Workers,
         searchers: Workers,
         *,
-        log_requests: bool,
+        access_log: AccessLog | None,
         max_body_bytes: int,
     ) -> None:
         self.context = context
@@ -117,7 +118,7 @@ class FastLane:
         # this process, where more threads only queue for the GIL, and writes waiting for
         # the writer lock in the other pool do not hold them up.
         self.searchers = searchers
-        self.log_requests = log_requests
+        self.access_log = access_log
         self.max_body_bytes = max_body_bytes
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> bool:
@@ -140,8 +141,8 @@ class FastLane:
         response.headers["vary"] = "Origin"  # as the CORS middleware says on the other path
         response.headers["x-request-id"] = request_id
         await response(scope, receive, send)
-        if self.log_requests:
-            log_access(request_id, scope, response.status_code, started)
+        if self.access_log is not None:
+            self.access_log.record(request_id, scope, response.status_code, started)
         return True
 
     async def _answer(

@@ -1,19 +1,18 @@
 """Cross-cutting HTTP behaviour: request ids and one access-log line per request.
 
 Pure ASGI middleware (not BaseHTTPMiddleware) to keep the request path cheap; the fast lane
-(api/fastlane.py) uses the same two functions for the requests it answers itself.
+(api/fastlane.py) uses `request_id_of` and the same AccessLog (api/access_log.py) for the
+requests it answers itself.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 
-import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-access_log = logging.getLogger("fhir_sandbox.access")
+from fhir_sandbox.api.access_log import AccessLog
 
 
 def request_id_of(scope: Scope) -> tuple[str, bool]:
@@ -26,25 +25,13 @@ def request_id_of(scope: Scope) -> tuple[str, bool]:
     return os.urandom(16).hex(), False
 
 
-def log_access(request_id: str, scope: Scope, status: int, started: float) -> None:
-    if access_log.isEnabledFor(logging.INFO):
-        line = {
-            "request_id": request_id,
-            "method": scope.get("method"),
-            "path": scope.get("path"),
-            "query": scope.get("query_string", b"").decode("latin-1"),
-            "status": status,
-            "ms": round((time.perf_counter() - started) * 1000, 2),
-        }
-        access_log.info(orjson.dumps(line).decode())
-
-
 class RequestIdMiddleware:
-    """Echo the client's X-Request-Id (or make one) and log one JSON line per request."""
+    """Echo the client's X-Request-Id (or make one) and log one JSON line per request
+    (unless `access_log` is None)."""
 
-    def __init__(self, app: ASGIApp, log_requests: bool = True) -> None:
+    def __init__(self, app: ASGIApp, access_log: AccessLog | None = None) -> None:
         self.app = app
-        self.log_requests = log_requests
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -69,5 +56,5 @@ class RequestIdMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            if self.log_requests:
-                log_access(request_id, scope, status, started)
+            if self.access_log is not None:
+                self.access_log.record(request_id, scope, status, started)
