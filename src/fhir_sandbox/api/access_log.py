@@ -1,8 +1,7 @@
 """The access log: one JSON line per request, handed to `logging` in batches.
 
-A log record per request cost ~17 % of a read's throughput on the benchmark's one core
-(benchmarks/README.md, finding 18): the logging machinery and a write per line, for a
-request that takes ~150 µs in all. Lines are gathered here and passed to the
+A log record per request cost ~33 µs of the ~150 µs of CPU a read takes on the benchmark's
+one core (benchmarks/README.md, finding 18): the logging machinery and a write per line. Lines are gathered here and passed to the
 `fhir_sandbox.access` logger as one record holding several lines: when `max_lines` have
 gathered, at the latest `max_delay_s` after the first of them, and when the server stops.
 Every line carries its own `time`, so a batch reads like separate records. 64 lines keep
