@@ -1,11 +1,12 @@
 """The access log: one JSON line per request, handed to `logging` in batches.
 
 A log record per request cost ~33 µs of the ~150 µs of CPU a read takes on the benchmark's
-one core (benchmarks/README.md, finding 18): the logging machinery and a write per line. Lines are gathered here and passed to the
-`fhir_sandbox.access` logger as one record holding several lines: when `max_lines` have
-gathered, at the latest `max_delay_s` after the first of them, and when the server stops.
-Every line carries its own `time`, so a batch reads like separate records. 64 lines keep
-a batch's writing (~0.3 ms) out of the read's p99; 256 and 32 gave the same throughput.
+one core (benchmarks/README.md, finding 18): the logging machinery and a write per line.
+Lines are gathered here and passed to the `fhir_sandbox.access` logger as one record
+holding several lines: when `max_lines` have gathered, at the latest `max_delay_s` after
+the first of them, and when the server stops. Every line carries its own `time`, so a
+batch reads like separate records. 64 lines keep a batch's writing (~0.3 ms) out of the
+read's p99; 256 and 32 gave the same throughput.
 """
 
 from __future__ import annotations
