@@ -156,6 +156,35 @@ def test_strict_and_lenient(http: httpx.Client, base: str) -> None:
     assert "nmae" not in self_link and "name=len" in self_link
 
 
+def test_phonetic_finds_names_that_sound_alike(http: httpx.Client, base: str) -> None:
+    def person(given: str, family: str) -> dict[str, Any]:
+        return {"resourceType": "Practitioner", "name": [{"given": [given], "family": family}]}
+
+    smith, smyth, _ = _load(
+        http, base, [person("Chloe", "Smith"), person("Khloe", "Smyth"), person("Chris", "Jones")]
+    )
+
+    def found(**params: str) -> set[str]:
+        page = http.get(f"{base}/Practitioner", params=params)
+        assert page.status_code == 200, page.text
+        return {e["resource"]["id"] for e in page.json().get("entry", [])}
+
+    assert found(phonetic="SMITHE") == {smith, smyth}  # S530, as R4 leaves the algorithm open
+    assert found(phonetic="Chlowe") == {smith}  # Soundex keeps the first letter: Khloe is K400
+    assert found(**{"phonetic:exact": "Smyth"}) == {smyth}
+    statement = http.get(f"{base}/metadata").json()
+    (practitioner,) = [r for r in statement["rest"][0]["resource"] if r["type"] == "Practitioner"]
+    (declared,) = [p for p in practitioner["searchParam"] if p["name"] == "phonetic"]
+    assert "Soundex" in declared["documentation"]
+    for value, modifier, words in [
+        ("Smith", ":contains", "does not apply"),
+        ("42", "", "no letters"),
+    ]:
+        refused = http.get(f"{base}/Practitioner?phonetic{modifier}={value}")
+        assert refused.status_code == 400
+        assert words in refused.json()["issue"][0]["diagnostics"]
+
+
 def test_post_search_equals_get(http: httpx.Client, base: str) -> None:
     _load(http, base, [_org("Posted", "P1"), _org("Other", "P2")])
     got = http.get(f"{base}/Organization", params={"name": "posted"}).json()

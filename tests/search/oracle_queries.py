@@ -118,6 +118,14 @@ def string_clause(code: str, words: list[str]) -> S[Param]:
     return st.one_of(valued, valued, valued, missing(code))
 
 
+def phonetic_clause(words: list[str]) -> S[Param]:
+    """`phonetic`: by sound (prefixes and infixes sound different), or `:exact`; every
+    value has a letter (one without is refused as having no sound)."""
+    word = string_word(words).map(lambda w: w if any(c.isalpha() for c in w) else "zz")
+    valued = st.tuples(st.sampled_from(["phonetic", "phonetic:exact"]), or_list(word.map(escape)))
+    return st.one_of(valued, valued, missing("phonetic"))
+
+
 @st.composite
 def token_value(draw: st.DrawFn, systems: list[str], codes: list[str]) -> str:
     code = draw(st.sampled_from([*codes, "nope"]))
@@ -162,6 +170,7 @@ STRING_PARAMS: dict[str, list[S[Param]]] = {
         string_clause("address-city", CITIES),
         string_clause("address-postalcode", POSTCODES),
         string_clause("address-state", STATES),
+        phonetic_clause(ORG_NAMES + ORG_ALIASES),
     ],
     "Location": [
         string_clause("name", LOC_NAMES + ORG_ALIASES),
@@ -175,6 +184,7 @@ STRING_PARAMS: dict[str, list[S[Param]]] = {
         string_clause("family", FAMILIES),
         string_clause("given", GIVENS),
         string_clause("address-city", CITIES),
+        phonetic_clause([*FAMILIES, *GIVENS, *NAME_PREFIXES, *NAME_SUFFIXES, *NAME_TEXTS]),
     ],
     "Endpoint": [string_clause("name", EP_NAMES)],
     "PractitionerRole": [],

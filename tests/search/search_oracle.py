@@ -6,9 +6,9 @@ raw parameters itself, evaluates each parameter's FHIRPath expression with plain
 and the R4 model (not the server's compiled fast paths), uses the FHIR type of each result
 that FHIRPath reports, and applies the rules of https://hl7.org/fhir/R4/search.html directly
 to the values. From the server it takes only the parameter definitions (expression, type,
-targets: they are data) and the two normalisers the semantics are defined by:
-`normalize_string` (case and accent folding) and `date_range` (a date as the range it
-covers).
+targets: they are data) and the three normalisers the semantics are defined by:
+`normalize_string` (case and accent folding), `date_range` (a date as the range it
+covers) and `phonetic_key` (Soundex, for the `phonetic` parameters).
 
 Choices the spec leaves open, taken here as the server makes them: `ap` is "the ranges
 overlap"; `near` uses the equirectangular distance of search/geo.py; a `code` element has
@@ -43,6 +43,7 @@ from oracle_values import (
     uri_values,
 )
 
+from fhir_sandbox.searchparams.phonetic import phonetic_key
 from fhir_sandbox.searchparams.registry import Registry, SearchParam
 
 MODEL = models["r4"]
@@ -125,8 +126,14 @@ class Oracle:
         if code == "_id":
             hit = resource["id"] in wanted
             return not hit if modifier == "not" else hit
-        kind = self._param(rtype, code).type
+        param = self._param(rtype, code)
+        kind = param.type
         values = self._searchable(kind, self._values(resource, code))
+        if param.phonetic:  # a part without letters has no sound, so no value
+            values = [v for v in values if phonetic_key(v)]
+            if modifier not in ("missing", "exact"):
+                keys = {phonetic_key(w) for w in wanted}
+                return any(phonetic_key(v) in keys for v in values)
         if modifier == "missing":
             return (not values) == (raw == "true")
         if kind == "token" and modifier == "not":

@@ -73,6 +73,12 @@ ORGANIZATION_CASES: dict[str, Case] = {
     "uri-above": ([("_profile:above", f"{PROFILE}/v2/more")], {"org1", "org2"}),
     "uri-above-self": ([("_profile:above", PROFILE)], {"org1"}),
     "uri-above-stored-slash": ([("_profile:above", "http://example.org/base/x/y")], {"org4"}),
+    # phonetic: the Soundex key of the whole name (searchparams/phonetic.py), M461 for org1
+    "phonetic": ([("phonetic", "Mueller Praxiss")], {"org1"}),
+    "phonetic-or": ([("phonetic", "St Marys Hospitle,Smithe Sons")], {"org3", "org4"}),
+    "phonetic-not-a-prefix": ([("phonetic", "Muller")], set()),
+    "phonetic-exact": ([("phonetic:exact", "Smith & Sons")], {"org4"}),
+    "phonetic-missing": ([("phonetic:missing", "true")], set()),
     # _lastUpdated (resource-level date): org1..org4 are minutes 0..3 after T0
     "lastupdated-ge": ([("_lastUpdated", "ge2024-01-02T03:06:00Z")], {"org3", "org4"}),
     "lastupdated-lt": ([("_lastUpdated", "lt2024-01-02T03:05:06Z")], {"org1", "org2"}),

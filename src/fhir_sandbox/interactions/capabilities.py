@@ -23,6 +23,10 @@ TYPE_INTERACTIONS = (
 SYSTEM_INTERACTIONS = ("transaction", "batch", "history-system", "search-system")
 BULK_DATA = "http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data"
 EXPORT = "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export"
+PHONETIC_DOCUMENTATION = (
+    "Matched by American Soundex: the key of each name part (Practitioner) or of the whole "
+    "name (Organization) equals the key of the value; :exact compares the text"
+)
 SYSTEM_OPERATIONS = [{"name": "export", "definition": EXPORT}]
 OPERATIONS = [
     {"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"},
@@ -95,6 +99,7 @@ def _resource(ctx: Context, resource_type: str) -> dict[str, Any]:
         "searchRevInclude": inbound,
         "searchParam": [
             {"name": code, "definition": p.url, "type": p.type}
+            | ({"documentation": PHONETIC_DOCUMENTATION} if p.phonetic else {})
             for code, p in sorted(params.items())
         ]
         + [{"name": name, "type": kind} for name, kind in _CONTROL_SEARCH],

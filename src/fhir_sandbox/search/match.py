@@ -112,6 +112,8 @@ def string_matches(mod: str | None, value: StringValue, norm: str, exact: str) -
         return exact == value.raw
     if mod == "contains":
         return value.norm in norm
+    if value.whole:
+        return norm == value.norm
     return norm.startswith(value.norm)
 
 

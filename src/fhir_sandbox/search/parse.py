@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from fhir_sandbox.errors import Invalid
 from fhir_sandbox.search import values as parse_values
-from fhir_sandbox.search.query import Clause, HasClause, Query, SortKey, Value
+from fhir_sandbox.search.query import Clause, HasClause, Query, SortKey, StringValue, Value
+from fhir_sandbox.searchparams.phonetic import phonetic_key
 from fhir_sandbox.searchparams.registry import Registry, SearchParam
 
 #: Result parameters handled by the search interaction, not by the query.
@@ -127,8 +128,28 @@ def _clause(
     if any(p == "" for p in pieces):
         raise Invalid(f"Search parameter {code!r} has an empty value", code="value")
     type_modifier = modifier if _is_type_modifier(param, modifier or "") else None
+    if param is not None and param.phonetic:
+        return _phonetic_clause(code, modifier, pieces)
     values = tuple(_value(kind, modifier, type_modifier, p) for p in pieces)
     return Clause(code, kind, None if type_modifier else modifier, values)
+
+
+def _phonetic_clause(code: str, modifier: str | None, pieces: list[str]) -> Clause:
+    """`phonetic`: each value's Soundex key, matched whole (searchparams/phonetic.py);
+    `:exact` compares the text itself, `:contains` has no meaning for a sound."""
+    if modifier == "contains":
+        raise Invalid(
+            f"{code} matches names by their sound (Soundex); :contains does not apply, "
+            "use the name parameter for text",
+            code="not-supported",
+        )
+    if modifier == "exact":
+        return Clause(code, "string", modifier, tuple(map(parse_values.string_value, pieces)))
+    keys = [(phonetic_key(p), p) for p in pieces]
+    silent = [p for k, p in keys if not k]
+    if silent:
+        raise Invalid(f"{code}={silent[0]!r} has no letters to match by sound", code="value")
+    return Clause(code, "string", None, tuple(StringValue(k, p, whole=True) for k, p in keys))
 
 
 def _value(kind: str, modifier: str | None, type_modifier: str | None, raw: str) -> Value:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 class StringValue:
     norm: str
     raw: str
+    whole: bool = False  # match `norm` whole (a phonetic key), not as a prefix
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from typing import Any
 
 from fhir_sandbox.errors import Invalid
 from fhir_sandbox.searchparams.normalize import date_range, normalize_string
+from fhir_sandbox.searchparams.phonetic import phonetic_key
 from fhir_sandbox.searchparams.registry import Registry, SearchParam
 from fhir_sandbox.searchparams.rows import (
     DateRow,
@@ -44,7 +45,13 @@ def extract_index(resource: dict[str, Any], registry: Registry) -> IndexRows:
 def _add(rows: IndexRows, param: SearchParam, value: Any) -> None:
     kind = param.type
     if kind == "string":
-        rows.string.update(StringRow(param.code, normalize_string(s), s) for s in _strings(value))
+        if param.phonetic:  # a part without letters has no sound, so no row
+            keyed = ((phonetic_key(s), s) for s in _strings(value))
+            rows.string.update(StringRow(param.code, k, s) for k, s in keyed if k)
+        else:
+            rows.string.update(
+                StringRow(param.code, normalize_string(s), s) for s in _strings(value)
+            )
     elif kind == "token":
         rows.token.update(TokenRow(param.code, *t) for t in _tokens(value))
         rows.token.update(_of_type_rows(param.code, value))

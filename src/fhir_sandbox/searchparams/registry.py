@@ -44,6 +44,11 @@ class SearchParam:
     def is_resource_level(self) -> bool:
         return self.code in ("_id", "_lastUpdated")
 
+    @property
+    def phonetic(self) -> bool:
+        """Matched by sound (searchparams/phonetic.py), as R4's `phonetic` parameters are."""
+        return self.code == "phonetic" and self.type == "string"
+
 
 @dataclass(frozen=True)
 class Registry:

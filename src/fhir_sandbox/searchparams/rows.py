@@ -12,7 +12,7 @@ from typing import Any, ClassVar, NamedTuple
 
 #: Bump when extraction or normalisation changes what rows a resource gets: it is part of
 #: the registry fingerprint, so existing data is reindexed at the next start.
-INDEX_FORMAT = "2"
+INDEX_FORMAT = "3"  # 3: `phonetic` rows hold Soundex keys
 
 
 class StringRow(NamedTuple):

@@ -206,6 +206,8 @@ def _value(clause: Clause, value: Value, t: FromClause) -> ColumnElement[bool]:
             return t.c.exact == value.raw
         if mod == "contains":
             return t.c.norm.contains(value.norm, autoescape=True)
+        if value.whole:
+            return t.c.norm == value.norm
         return and_(t.c.norm >= value.norm, t.c.norm < value.norm + _TOP)
     if isinstance(value, TokenValue):
         if clause.kind == "reference":
