@@ -96,8 +96,4 @@ def error_response(status: int, issues: list[Issue]) -> dict[str, Any]:
 
 
 def response_bundle(ctx: Context, kind: str, entries: list[dict[str, Any]]) -> dict[str, Any]:
-    result = bundle(kind, None, entries, [], ctx.clock())
-    del result["link"]  # FHIR JSON has no empty arrays
-    if not entries:
-        del result["entry"]
-    return result
+    return bundle(kind, None, entries, [], ctx.clock())

@@ -26,8 +26,10 @@ def bundle(
     }
     if total is not None:
         result["total"] = total
-    result["link"] = links
-    result["entry"] = entries
+    if links:  # FHIR JSON has no empty arrays (json.html): an empty page has no `entry`
+        result["link"] = links
+    if entries:
+        result["entry"] = entries
     return result
 
 

@@ -84,7 +84,7 @@ def _resource(ctx: Context, resource_type: str) -> dict[str, Any]:
         for code, p in ctx.registry.params_for(other).items()
         if p.type == "reference" and resource_type in p.targets
     )
-    return {
+    entry: dict[str, Any] = {
         "type": resource_type,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
         "interaction": [{"code": code} for code in TYPE_INTERACTIONS],
@@ -105,3 +105,6 @@ def _resource(ctx: Context, resource_type: str) -> dict[str, Any]:
         + [{"name": name, "type": kind} for name, kind in _CONTROL_SEARCH],
         "operation": [dict(op) for op in OPERATIONS],
     }
+    if not inbound:  # FHIR JSON has no empty arrays: nothing refers to this type
+        del entry["searchRevInclude"]
+    return entry
