@@ -16,6 +16,7 @@ from rich.progress import (
 )
 from rich.text import Text
 
+from fhir_sandbox.bulk import BATCH_SIZE
 from fhir_sandbox.cli_common import DatabaseUrl, console, settings_for
 from fhir_sandbox.config import Settings
 
@@ -49,7 +50,9 @@ def load(
     ],
     database_url: DatabaseUrl = None,
     tenant: Tenant = "directory",
-    batch_size: Annotated[int, typer.Option(min=1, help="Resources per write session")] = 2500,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Resources per write session")
+    ] = BATCH_SIZE,
     fail_fast: Annotated[
         bool, typer.Option("--fail-fast", help="Stop at the first bad line")
     ] = False,

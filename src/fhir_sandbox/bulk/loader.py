@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 
 import orjson
 
+from fhir_sandbox.bulk import BATCH_SIZE
 from fhir_sandbox.bulk.checking import (
     CHUNK_SIZE,
     NO_PARAMS,
@@ -72,12 +73,6 @@ class _Pending:
 
     targets: dict[tuple[str, str], list[str]] = field(default_factory=dict)
     unchecked: set[tuple[str, str]] = field(default_factory=set)
-
-
-#: Resources per batch (one write session). A batch's commit writes every index page it
-#: dirtied, and over large B-trees most rows dirty a page of their own: 2,500 instead of
-#: 1,000 took a 1M load from 321 to 293 s (benchmarks/README.md) at ~35 MB more memory.
-BATCH_SIZE = 2500
 
 
 def available_cpus() -> int:
